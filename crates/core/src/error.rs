@@ -1,0 +1,59 @@
+//! The error type of `lookalike-core`.
+
+use std::path::PathBuf;
+
+use crate::image::ImageError;
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong between a file and a feature vector.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An image could not be read or decoded.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A weights file is not where it should be.
+    #[error(
+        "no weights for {backbone} at {}: run `make setup` to fetch and convert them, \
+         or pass --weights FILE",
+        path.display()
+    )]
+    WeightsMissing {
+        /// The backbone that needs them.
+        backbone: String,
+        /// Where they were looked for.
+        path: PathBuf,
+    },
+    /// A weights file exists but does not fit the network.
+    #[error("cannot load {backbone} weights from {}: {source}", path.display())]
+    WeightsInvalid {
+        /// The backbone being loaded.
+        backbone: String,
+        /// The file.
+        path: PathBuf,
+        /// What libtorch said.
+        source: tch::TchError,
+    },
+    /// `--device cuda` on a machine without a usable CUDA device.
+    #[error(
+        "CUDA was requested but libtorch sees no CUDA device on this machine; use --device cpu"
+    )]
+    CudaUnavailable,
+    /// A device name that is neither `cpu` nor `cuda[:N]`.
+    #[error("unknown device {0:?}: expected cpu, cuda or cuda:N")]
+    UnknownDevice(String),
+    /// A backbone name that is not known.
+    #[error("unknown backbone {name:?}: expected one of {}", crate::BackboneKind::NAMES.join(", "))]
+    UnknownBackbone {
+        /// The name given.
+        name: String,
+    },
+    /// A batch tensor of the wrong shape.
+    #[error("expected a batch of RGB pixels shaped [N, 3, H, W], got {0:?}")]
+    BadInput(Vec<i64>),
+    /// An operation inside libtorch failed.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests, one binary: the `lookalike` command run as a user runs it, and numerical
+//! parity with the PyTorch peer (`scripts/reference.py`).
+
+mod bad_input;
+mod embed_cli;
+mod parity;

@@ -1,0 +1,183 @@
+//! Shared helpers for the end-to-end tests: where things are, the PyTorch peer, and generated
+//! images.
+//!
+//! The peer is `scripts/reference.py` run by the project's virtual environment (`make setup`
+//! creates it). When it is missing the tests fail with a message that says so: they never skip.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{Rgb, RgbImage};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The virtual environment's Python.
+pub fn python() -> PathBuf {
+    let py = root().join(".venv/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: run `make setup` first",
+        py.display()
+    );
+    py
+}
+
+/// Runs `scripts/reference.py ARGS...` and panics with its output if it fails.
+pub fn reference(args: &[&str]) {
+    let out = Command::new(python())
+        .arg(root().join("scripts/reference.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "reference.py {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `lookalike` binary built beside this test (same profile).
+pub fn lookalike_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let bin = dir.join("lookalike");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`make test` does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `lookalike ARGS...` with an empty environment for weights, as a user would.
+pub fn lookalike(args: &[&str]) -> Output {
+    Command::new(lookalike_bin())
+        .args(args)
+        .env_remove("LOOKALIKE_WEIGHTS_DIR")
+        .output()
+        .unwrap()
+}
+
+/// The converted EfficientNet-Lite0 weights from the set-up.
+pub fn lite0_weights() -> PathBuf {
+    let w = root().join("weights/efficientnet-lite0.safetensors");
+    assert!(
+        w.exists(),
+        "{} is missing: run `make setup` first",
+        w.display()
+    );
+    w
+}
+
+/// A deterministic picture with smooth gradients, hard edges and texture, so that resizing,
+/// cropping and convolutions all have something to get wrong.
+pub fn picture(width: u32, height: u32, seed: u32) -> RgbImage {
+    let s = seed as f32;
+    RgbImage::from_fn(width, height, |x, y| {
+        let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
+        let disc = ((fx - 0.3 - 0.05 * s).powi(2) + (fy - 0.6).powi(2)).sqrt() < 0.25;
+        let stripes = ((x / (3 + seed % 5)) + (y / 7)).is_multiple_of(2);
+        let noise = (x
+            .wrapping_mul(2654435761)
+            .wrapping_add(y.wrapping_mul(40503))
+            .wrapping_add(seed * 977)
+            >> 13)
+            % 32;
+        let r = if disc { 230 } else { (255.0 * fx) as u32 };
+        let g = if stripes {
+            40 + noise
+        } else {
+            (200.0 * fy) as u32 + noise / 2
+        };
+        let b = ((128.0 + 100.0 * (fx * 9.0 + s).sin() * (fy * 5.0).cos()) as u32).min(255);
+        Rgb([r.min(255) as u8, g.min(255) as u8, b as u8])
+    })
+}
+
+/// Reads a NumPy array of any shape as (shape, values as f32).
+pub fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = npy.shape().to_vec();
+    let values = match npy.dtype() {
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Uint => npy
+            .into_vec::<u8>()
+            .unwrap()
+            .into_iter()
+            .map(f32::from)
+            .collect(),
+        _ => npy.into_vec::<f32>().unwrap(),
+    };
+    (shape, values)
+}
+
+/// Writes a float32 NumPy array.
+pub fn write_npy(path: &Path, shape: &[u64], values: &[f32]) {
+    use npyz::WriterBuilder;
+    let mut w = npyz::WriteOptions::<f32>::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(std::io::BufWriter::new(
+            std::fs::File::create(path).unwrap(),
+        ))
+        .begin_nd()
+        .unwrap();
+    w.extend(values.iter().copied()).unwrap();
+    w.finish().unwrap();
+}
+
+/// The largest absolute difference between two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// A PNG whose header claims `width`×`height` pixels and that holds no pixel data: a
+/// decompression bomb's first bytes.
+pub fn png_header_only(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(&ihdr);
+    out.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    out
+}
+
+/// CRC-32 (IEEE), as PNG chunks use it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Output of a command as text: (stdout, stderr).
+pub fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
