@@ -4,3 +4,4 @@
 mod bad_input;
 mod embed_cli;
 mod parity;
+mod train_cli;

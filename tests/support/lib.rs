@@ -181,3 +181,61 @@ pub fn text(out: &Output) -> (String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A labelled folder of generated images: `classes` visual classes (a red disc, green bars, a
+/// blue square, a yellow cross, ...) at random places and sizes on noisy backgrounds, `per_class`
+/// PNGs each, in `dir/<class>/`.
+pub fn shapes_dataset(dir: &Path, classes: usize, per_class: usize, seed: u32) {
+    let names = ["disc", "bars", "square", "cross", "ring", "diagonal"];
+    for (c, name) in names.iter().enumerate().take(classes) {
+        let folder = dir.join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        for i in 0..per_class {
+            let mut state =
+                (seed.wrapping_mul(7919) ^ (c as u32 * 104_729) ^ (i as u32 * 15_485_863))
+                    .wrapping_add(1);
+            let mut rand = move |n: u32| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state % n.max(1)
+            };
+            let (cx, cy, r) = (
+                20 + rand(24) as i32,
+                20 + rand(24) as i32,
+                10 + rand(8) as i32,
+            );
+            let base = [
+                rand(60) as u8 + 40,
+                rand(60) as u8 + 40,
+                rand(60) as u8 + 40,
+            ];
+            let img = RgbImage::from_fn(64, 64, |x, y| {
+                let (dx, dy) = (x as i32 - cx, y as i32 - cy);
+                let inside = match c {
+                    0 => dx * dx + dy * dy < r * r,
+                    1 => dx.abs() < r && dy.abs() < r && (y / 4) % 2 == 0,
+                    2 => dx.abs() < r && dy.abs() < r,
+                    3 => (dx.abs() < 3 && dy.abs() < r) || (dy.abs() < 3 && dx.abs() < r),
+                    4 => (dx * dx + dy * dy - r * r).abs() < 3 * r,
+                    _ => (dx - dy).abs() < 3 && dx.abs() < r,
+                };
+                let color = [
+                    [220, 40, 40],
+                    [40, 200, 60],
+                    [50, 70, 220],
+                    [230, 210, 40],
+                    [200, 60, 200],
+                    [40, 200, 200],
+                ][c];
+                let noise = ((x * 31 + y * 17 + i as u32 * 7) % 23) as u8;
+                if inside {
+                    Rgb(color)
+                } else {
+                    Rgb([base[0] + noise, base[1] + noise, base[2] + noise])
+                }
+            });
+            img.save(folder.join(format!("{i:03}.png"))).unwrap();
+        }
+    }
+}

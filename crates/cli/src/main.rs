@@ -21,12 +21,21 @@ struct Cli {
 enum Command {
     /// Embed every image under a folder (recursively) into a vector file.
     Embed(commands::embed::EmbedArgs),
+    /// Train a Siamese head on a labelled folder (one subfolder per class).
+    Train(commands::train::TrainArgs),
+    /// Measure a model on a labelled folder: pair accuracy, ROC AUC, F1, precision@10, mAP.
+    Eval(commands::eval::EvalArgs),
+    /// Compare two images: similarity, distance and the decision.
+    Compare(commands::compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Embed(args) => commands::embed::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Compare(args) => commands::compare::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,6 +53,43 @@ pub enum Error {
     /// A batch tensor of the wrong shape.
     #[error("expected a batch of RGB pixels shaped [N, 3, H, W], got {0:?}")]
     BadInput(Vec<i64>),
+    /// A model folder that cannot be used.
+    #[error("{}: {message}", path.display())]
+    Checkpoint {
+        /// The model folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A model folder written by another version of the checkpoint format.
+    #[error(
+        "{}: checkpoint format version {found}, but this build of Lookalike reads version {expected}; retrain the model with this version",
+        path.display()
+    )]
+    CheckpointVersion {
+        /// The model folder.
+        path: PathBuf,
+        /// The version in its model.json.
+        found: u64,
+        /// The version this build reads.
+        expected: u32,
+    },
+    /// A labelled folder that cannot be trained or evaluated on.
+    #[error("{}: {message}", path.display())]
+    Dataset {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Training diverged.
+    #[error("training diverged at epoch {epoch}: the loss is {loss}; no checkpoint was written (try a lower --lr)")]
+    Diverged {
+        /// The epoch.
+        epoch: usize,
+        /// The loss value.
+        loss: f64,
+    },
     /// An operation inside libtorch failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

@@ -1,10 +1,12 @@
 //! Embedding many images: decode in parallel, forward in batches, keep going past bad files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lookalike_core::image::{load_images, to_pixels};
+use image::RgbImage;
+use lookalike_core::image::{decode_file, to_pixels};
 use lookalike_core::{Backbone, DecodeLimits, ImageError, Preprocess};
+use rayon::prelude::*;
 
 /// How to embed.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +77,21 @@ pub fn embed_paths(
     backbone: &dyn Backbone,
     paths: &[PathBuf],
     options: &EmbedOptions,
+    progress: impl FnMut(Progress),
+) -> lookalike_core::Result<Embedded> {
+    let load = |_: usize, path: &Path| {
+        decode_file(path, &options.limits).map(|img| options.preprocess.apply(&img))
+    };
+    embed_with(backbone, paths, options.batch_size, load, progress)
+}
+
+/// Like [`embed_paths`], with the caller's `load(index, path)` turning a file into a
+/// preprocessed image (for augmented views, say). Loading runs on rayon's pool.
+pub fn embed_with(
+    backbone: &dyn Backbone,
+    paths: &[PathBuf],
+    batch_size: usize,
+    load: impl Fn(usize, &Path) -> Result<RgbImage, ImageError> + Sync,
     mut progress: impl FnMut(Progress),
 ) -> lookalike_core::Result<Embedded> {
     let start = Instant::now();
@@ -86,14 +103,16 @@ pub fn embed_paths(
         skipped: Vec::new(),
         elapsed: Duration::ZERO,
     };
-    let _no_grad = tch::no_grad_guard();
-    for (i, chunk) in paths.chunks(options.batch_size.max(1)).enumerate() {
+    let batch_size = batch_size.max(1);
+    for (i, chunk) in paths.chunks(batch_size).enumerate() {
+        let first = i * batch_size;
+        let loaded: Vec<_> = chunk
+            .par_iter()
+            .enumerate()
+            .map(|(j, p)| load(first + j, p))
+            .collect();
         let mut images = Vec::with_capacity(chunk.len());
-        for (path, result) in
-            chunk
-                .iter()
-                .zip(load_images(chunk, &options.preprocess, &options.limits))
-        {
+        for (path, result) in chunk.iter().zip(loaded) {
             match result {
                 Ok(img) => {
                     images.push(img);
@@ -103,21 +122,29 @@ pub fn embed_paths(
             }
         }
         if !images.is_empty() {
-            let pixels = to_pixels(&images)?.f_to_device(backbone.device())?;
-            let pooled = backbone
-                .features(&pixels)?
-                .pooled
-                .f_to_device(tch::Device::Cpu)?;
-            let flat = pooled.f_contiguous()?.f_view([-1])?;
-            out.vectors.extend(Vec::<f32>::try_from(&flat)?);
+            out.vectors.extend(embed_images(backbone, &images)?);
         }
-        let done = (i * options.batch_size.max(1) + chunk.len()).min(paths.len());
         progress(Progress {
-            done,
+            done: first + chunk.len(),
             total: paths.len(),
             skipped: out.skipped.len(),
         });
     }
     out.elapsed = start.elapsed();
     Ok(out)
+}
+
+/// Pooled vectors of same-sized images, row-major.
+pub fn embed_images(
+    backbone: &dyn Backbone,
+    images: &[RgbImage],
+) -> lookalike_core::Result<Vec<f32>> {
+    let _no_grad = tch::no_grad_guard();
+    let pixels = to_pixels(images)?.f_to_device(backbone.device())?;
+    let pooled = backbone
+        .features(&pixels)?
+        .pooled
+        .f_to_device(tch::Device::Cpu)?;
+    let flat = pooled.f_contiguous()?.f_view([-1])?;
+    Ok(Vec::<f32>::try_from(&flat)?)
 }

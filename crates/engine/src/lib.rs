@@ -1,15 +1,17 @@
 //! `lookalike-engine`: the jobs a user runs, shared by the CLI and the server.
 //!
-//! - [`embed`]: turn a folder of images into feature vectors with a [`Backbone`], decoding in
-//!   parallel and running the network in batches, skipping (and counting) files that cannot be
-//!   used.
+//! - [`embed`]: a folder of images into feature vectors with a backbone, decoding in parallel
+//!   and running the network in batches, skipping (and counting) files that cannot be used.
+//! - [`train`]: a Siamese head on a labelled folder over a frozen backbone, with early stopping
+//!   on validation ROC AUC, written as a checkpoint folder.
+//! - [`evaluate`]: pair and retrieval metrics of any model on any labelled folder.
 //!
 //! Collections (a model + a vector store + metadata) and search land here next. The engine ties
-//! `lookalike-core` (pixels → tensors) to `lookalike-index` (vectors at rest); the server and the
-//! CLI stay thin over it.
-//!
-//! [`Backbone`]: lookalike_core::Backbone
+//! `lookalike-core` (pixels → tensors, the model) to `lookalike-index` (vectors at rest); the
+//! server and the CLI stay thin over it.
 
 pub mod embed;
+pub mod evaluate;
+pub mod train;
 
 pub use embed::{embed_paths, EmbedOptions, Embedded, Progress, Skipped};

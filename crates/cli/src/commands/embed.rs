@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use lookalike_core::device::device_name;
 use lookalike_core::image::{find_images, IMAGE_EXTENSIONS};
 use lookalike_engine::{embed_paths, EmbedOptions};
 use lookalike_index::{paths_file_for, write_vectors, VectorFile};
 
 use super::model::ModelArgs;
+use super::progress;
 
 /// Arguments of `lookalike embed`.
 #[derive(Debug, Args)]
@@ -45,18 +45,7 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<()> {
         );
     }
     let backbone = args.model.load()?;
-    let bar = if args.quiet || args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(paths.len() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} embedding [{bar:40}] {pos}/{len} images, {per_sec}, eta {eta} {msg}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
+    let bar = progress::bar(paths.len(), "embedding", args.quiet || args.json);
     let options = EmbedOptions {
         batch_size: args.batch_size as usize,
         ..EmbedOptions::default()

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use lookalike_core::backbone::{self, BackboneConfig};
-use lookalike_core::{parse_device, weights, Backbone, BackboneKind};
+use lookalike_core::{parse_device, weights, Backbone, BackboneKind, SimilarityModel};
 
 /// Which network, which weights, which device.
 #[derive(Debug, Args)]
@@ -19,9 +19,9 @@ pub struct ModelArgs {
     /// Where the network runs: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Seed for random weights (only the tiny test CNN may run without a weights file).
+    /// Seed for everything random (the tiny test CNN's weights, splits, pairs, training).
     #[arg(long, default_value_t = 0)]
-    pub seed: i64,
+    pub seed: u64,
 }
 
 impl ModelArgs {
@@ -34,8 +34,45 @@ impl ModelArgs {
             weights: weights.as_deref(),
             device,
             inference: true,
-            seed: self.seed,
+            seed: self.seed as i64,
         };
         backbone::load(&config).with_context(|| format!("loading the {} backbone", self.backbone))
+    }
+}
+
+/// A trained model folder, or `zero-shot` with the backbone options.
+#[derive(Debug, Args)]
+pub struct SimilarityArgs {
+    /// A model folder written by `lookalike train`, or `zero-shot` (pretrained features,
+    /// cosine similarity, no training).
+    #[arg(long, value_name = "MODEL_DIR|zero-shot")]
+    pub model: String,
+    /// Override the decision threshold on the distance d ("same" when d < threshold).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    #[command(flatten)]
+    pub backbone: ModelArgs,
+}
+
+impl SimilarityArgs {
+    /// Loads the model.
+    pub fn load(&self) -> anyhow::Result<SimilarityModel> {
+        if let Some(t) = self.threshold {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&t),
+                "--threshold must be between 0 and 1, got {t}"
+            );
+        }
+        let mut model = if self.model == "zero-shot" {
+            SimilarityModel::zero_shot(self.backbone.load()?, self.threshold)
+        } else {
+            let device = parse_device(&self.backbone.device)?;
+            SimilarityModel::load(std::path::Path::new(&self.model), device)
+                .with_context(|| format!("loading the model {}", self.model))?
+        };
+        if let Some(t) = self.threshold {
+            model.set_threshold(t);
+        }
+        Ok(model)
     }
 }

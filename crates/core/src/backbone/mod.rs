@@ -48,6 +48,8 @@ pub trait Backbone: Send {
     /// Runs the network on a batch of pixels. Callers wrap this in `tch::no_grad` when they do
     /// not need gradients.
     fn features(&self, pixels: &Tensor) -> Result<Features>;
+    /// Writes its weights (PyTorch names, safetensors), e.g. into a model checkpoint.
+    fn save_weights(&self, path: &Path) -> Result<()>;
 }
 
 /// The backbones Lookalike knows, by the name users type.
@@ -242,5 +244,8 @@ impl Backbone for Loaded {
         let map = self.model.forward(pixels)?;
         let pooled = map.f_mean_dim(&[2i64, 3][..], false, None)?;
         Ok(Features { map, pooled })
+    }
+    fn save_weights(&self, path: &Path) -> Result<()> {
+        Ok(self._vs.save(path)?)
     }
 }

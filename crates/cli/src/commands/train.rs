@@ -1,0 +1,173 @@
+//! `lookalike train --data DIR --out MODEL_DIR`: a Siamese head on a labelled folder.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use lookalike_core::parse_device;
+use lookalike_core::siamese::{HeadKind, Loss};
+use lookalike_engine::train::{train, TrainEvent, TrainOptions};
+
+use super::model::ModelArgs;
+use super::progress;
+
+/// Arguments of `lookalike train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// A labelled folder: one subfolder of images per class.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The model folder to write (model.json, head.safetensors, backbone.safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Pair head: metric (w ≥ 0, an L1 index ranks as the head) or paper (free w).
+    #[arg(long, default_value = "metric", value_parser = HeadKind::parse)]
+    pub head: HeadKind,
+    /// Loss: bce (default; d is then a calibrated probability for the 0.5 threshold) or contrastive (the paper's, margin 2).
+    #[arg(long, default_value = "bce", value_parser = Loss::parse)]
+    pub loss: Loss,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Pairs per step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// At most this many epochs.
+    #[arg(long, default_value_t = 60)]
+    pub epochs: usize,
+    /// Stop after this many epochs without a better validation ROC AUC.
+    #[arg(long, default_value_t = 8)]
+    pub patience: usize,
+    /// Train, validation and test fractions of each class.
+    #[arg(long, default_value = "0.7,0.15,0.15", value_parser = parse_split)]
+    pub split: [f64; 3],
+    /// Extra randomly augmented views of each training image (flip, crop, light).
+    #[arg(long, default_value_t = 2)]
+    pub augment: usize,
+    /// Dropout on the head's input while training.
+    #[arg(long, default_value_t = 0.3)]
+    pub dropout: f64,
+    /// Weight decay (AdamW).
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// "Same" when d < threshold.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Print the final summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar or per-epoch lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_split(s: &str) -> Result<[f64; 3], String> {
+    let parts: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    match parts[..] {
+        [a, b, c] if parts.iter().all(|f| f.is_finite() && *f > 0.0) => Ok([a, b, c]),
+        _ => Err("expected three positive fractions, like 0.7,0.15,0.15".into()),
+    }
+}
+
+/// Runs `lookalike train`.
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let opts = TrainOptions {
+        backbone: args.model.backbone,
+        weights: args.model.weights.clone(),
+        device: parse_device(&args.model.device)?,
+        head: args.head,
+        loss: args.loss,
+        learning_rate: args.lr,
+        batch_size: args.batch_size,
+        epochs: args.epochs,
+        patience: args.patience,
+        seed: args.model.seed,
+        split: args.split,
+        augment: args.augment,
+        dropout: args.dropout,
+        weight_decay: args.weight_decay,
+        threshold: args.threshold,
+        ..TrainOptions::default()
+    };
+    let hidden = args.quiet || args.json;
+    let mut bar = progress::bar(0, "embedding", hidden);
+    let mut view = usize::MAX;
+    let report = train(&args.data, &args.out, &opts, |event| match event {
+        TrainEvent::Embedding { view: v, progress } => {
+            if v != view {
+                bar.finish_and_clear();
+                let what = if v == 0 {
+                    "embedding".to_string()
+                } else {
+                    format!("augmented view {v}/{}", opts.augment)
+                };
+                bar = progress::bar(progress.total, &what, hidden);
+                view = v;
+            }
+            bar.set_position(progress.done as u64);
+        }
+        TrainEvent::Epoch(e) => {
+            bar.finish_and_clear();
+            if !hidden {
+                eprintln!(
+                    "epoch {:>3}/{}  loss {:.4}  val accuracy {:.3}  val AUC {:.3}{}",
+                    e.epoch,
+                    e.epochs,
+                    e.loss,
+                    e.val.pair_accuracy,
+                    e.val.roc_auc.unwrap_or(f64::NAN),
+                    if e.best { "  *" } else { "" }
+                );
+            }
+        }
+    })
+    .with_context(|| format!("training on {}", args.data.display()))?;
+    for s in &report.skipped {
+        eprintln!("skipped {}", s.error);
+    }
+    let training = report.config.training.as_ref().expect("train records how");
+    if args.json {
+        let summary = serde_json::json!({
+            "model": args.out,
+            "epochs": training.epochs,
+            "best_epoch": training.best_epoch,
+            "val_auc": training.val_auc,
+            "skipped": report.skipped.len(),
+            "split": report.split_sizes,
+            "test": report.test,
+        });
+        println!("{summary}");
+    } else {
+        let t = &report.test;
+        println!(
+            "trained a {:?} head on {} ({} classes; {} train / {} val / {} test images, {} skipped) in {} epochs, kept epoch {} (val AUC {:.3})",
+            opts.head,
+            args.data.display(),
+            training.classes.len(),
+            report.split_sizes[0],
+            report.split_sizes[1],
+            report.split_sizes[2],
+            report.skipped.len(),
+            training.epochs,
+            training.best_epoch,
+            training.val_auc
+        );
+        println!(
+            "test: pair accuracy {:.3}, ROC AUC {:.3}, F1 {:.3}, precision@10 {:.3}, mAP {:.3} ({} pairs)",
+            t.pairs.pair_accuracy,
+            t.pairs.roc_auc.unwrap_or(f64::NAN),
+            t.pairs.f1,
+            t.precision_at_10,
+            t.map,
+            t.pairs.pairs
+        );
+        println!("model: {}", args.out.display());
+    }
+    Ok(())
+}

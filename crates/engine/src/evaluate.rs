@@ -1,0 +1,149 @@
+//! How well a similarity model separates classes: pair metrics on the paper's pairs and
+//! retrieval metrics with every image as a query.
+
+use std::path::Path;
+
+use lookalike_core::dataset::{self, LabelledFolder};
+use lookalike_core::metrics::{pair_metrics, retrieval_metrics, PairMetrics, RetrievalMetrics};
+use lookalike_core::{Result, SimilarityModel};
+use serde::Serialize;
+use tch::{Kind, Tensor};
+
+use crate::embed::{embed_paths, EmbedOptions, Progress, Skipped};
+
+/// Which images of a labelled folder to evaluate on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subset {
+    /// Every image.
+    All,
+    /// The held-out test split the model's training made (same seed, same fractions).
+    Test,
+}
+
+/// The figures `lookalike eval` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// Pair metrics.
+    #[serde(flatten)]
+    pub pairs: PairMetrics,
+    /// Precision@10.
+    pub precision_at_10: f64,
+    /// Mean average precision.
+    pub map: f64,
+    /// Images evaluated.
+    pub images: usize,
+}
+
+impl Evaluation {
+    /// The figures by name, for a training record.
+    pub fn to_map(&self) -> std::collections::BTreeMap<String, f64> {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        value
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Evaluates `model` on the images `indices` of precomputed pooled vectors `pooled` (`[N, C]`).
+///
+/// Pairs are the paper's (one same, one different per anchor), drawn with `seed`.
+pub fn evaluate_pooled(
+    model: &SimilarityModel,
+    pooled: &Tensor,
+    labels: &[usize],
+    indices: &[usize],
+    seed: u64,
+) -> Result<Evaluation> {
+    let _no_grad = tch::no_grad_guard();
+    let device = model.backbone().device();
+    let idx = Tensor::from_slice(&indices.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    let rows = pooled.f_index_select(0, &idx)?.f_to_device(device)?;
+    let emb = model.embed(&rows)?;
+    let local_labels: Vec<usize> = indices.iter().map(|&i| labels[i]).collect();
+    let local: Vec<usize> = (0..indices.len()).collect();
+    let pairs = dataset::make_pairs(&local, &local_labels, &mut dataset::rng(seed));
+    let a = Tensor::from_slice(&pairs.iter().map(|p| p.a as i64).collect::<Vec<_>>())
+        .f_to_device(device)?;
+    let b = Tensor::from_slice(&pairs.iter().map(|p| p.b as i64).collect::<Vec<_>>())
+        .f_to_device(device)?;
+    let d = model.distance(&emb.f_index_select(0, &a)?, &emb.f_index_select(0, &b)?)?;
+    let d = to_f64(&d)?;
+    let truth: Vec<bool> = pairs.iter().map(|p| p.different).collect();
+    let pair = pair_metrics(&d, &truth, model.threshold());
+    let matrix = to_f64(&model.distance_matrix(&emb, &emb)?)?;
+    let RetrievalMetrics {
+        precision_at_k,
+        map,
+        ..
+    } = retrieval_metrics(&matrix, &local_labels, 10);
+    Ok(Evaluation {
+        pairs: pair,
+        precision_at_10: precision_at_k,
+        map,
+        images: indices.len(),
+    })
+}
+
+fn to_f64(t: &Tensor) -> Result<Vec<f64>> {
+    let flat = t
+        .f_to_device(tch::Device::Cpu)?
+        .f_to_kind(Kind::Double)?
+        .f_contiguous()?
+        .f_view([-1])?;
+    Ok(Vec::<f64>::try_from(&flat)?)
+}
+
+/// Pooled vectors of a labelled folder, with the images that could not be decoded removed.
+pub struct EmbeddedFolder {
+    /// The folder, without the skipped images.
+    pub folder: LabelledFolder,
+    /// `[N, C]` on the CPU, one row per image of `folder`.
+    pub pooled: Tensor,
+    /// The images left out.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Reads a labelled folder and embeds every image with `model`'s backbone.
+pub fn embed_folder(
+    model: &dyn lookalike_core::Backbone,
+    data: &Path,
+    options: &EmbedOptions,
+    progress: impl FnMut(Progress),
+) -> Result<EmbeddedFolder> {
+    let mut folder = LabelledFolder::read(data)?;
+    let done = embed_paths(model, &folder.images, options, progress)?;
+    let kept: std::collections::HashSet<&std::path::PathBuf> = done.paths.iter().collect();
+    let keep: Vec<bool> = folder.images.iter().map(|p| kept.contains(p)).collect();
+    folder.retain(&keep);
+    let pooled =
+        Tensor::from_slice(&done.vectors).f_view([done.paths.len() as i64, done.dim as i64])?;
+    Ok(EmbeddedFolder {
+        folder,
+        pooled,
+        skipped: done.skipped,
+    })
+}
+
+/// Evaluates `model` on a labelled folder.
+pub fn evaluate_folder(
+    model: &SimilarityModel,
+    data: &Path,
+    subset: Subset,
+    seed: u64,
+    options: &EmbedOptions,
+    progress: impl FnMut(Progress),
+) -> Result<(Evaluation, Vec<Skipped>)> {
+    let embedded = embed_folder(model.backbone(), data, options, progress)?;
+    let labels = &embedded.folder.labels;
+    let indices: Vec<usize> = match (subset, model.config().and_then(|c| c.training.as_ref())) {
+        (Subset::Test, Some(t)) => dataset::split(labels, t.split, t.seed).test,
+        _ => (0..labels.len()).collect(),
+    };
+    let eval = evaluate_pooled(model, &embedded.pooled, labels, &indices, seed)?;
+    Ok((eval, embedded.skipped))
+}

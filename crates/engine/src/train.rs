@@ -1,0 +1,568 @@
+//! `lookalike train`: a Siamese head on a labelled folder, over a frozen pretrained backbone.
+//!
+//! 1. Embed every image once with the backbone (decoding in parallel; bad files skipped), plus
+//!    `augment` random views of each training image.
+//! 2. Split by image, per class, seeded, into train / validation / test.
+//! 3. Each epoch, draw the paper's pairs from the training images afresh (one same-class and
+//!    one different-class partner per anchor) and fit the head with Adam on cached features.
+//! 4. Keep the weights with the best validation ROC AUC; stop after `patience` epochs without
+//!    improvement.
+//! 5. Measure the held-out test split and write the checkpoint (model.json written last).
+
+use std::path::{Path, PathBuf};
+
+use lookalike_core::backbone::{self, BackboneConfig};
+use lookalike_core::dataset::{self, LabelledFolder, Pair};
+use lookalike_core::image::{augment, decode_file};
+use lookalike_core::metrics::PairMetrics;
+use lookalike_core::siamese::checkpoint::{self, BACKBONE_FILE, HEAD_FILE};
+use lookalike_core::siamese::{
+    HeadKind, Loss, ModelConfig, SiameseHead, TrainingRecord, CHECKPOINT_FORMAT_VERSION,
+};
+use lookalike_core::{BackboneKind, Error, Result, SimilarityModel};
+use tch::nn::{self, OptimizerConfig, VarStore};
+use tch::{Device, Kind, Tensor};
+
+use crate::embed::{embed_with, EmbedOptions, Progress, Skipped};
+use crate::evaluate::{embed_folder, evaluate_pooled, Evaluation};
+
+/// How to train.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// The frozen backbone.
+    pub backbone: BackboneKind,
+    /// Its weights (`None`: the set-up's).
+    pub weights: Option<PathBuf>,
+    /// Where the backbone runs; the head trains on the CPU.
+    pub device: Device,
+    /// The pair head's form.
+    pub head: HeadKind,
+    /// The loss.
+    pub loss: Loss,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// Pairs per step.
+    pub batch_size: usize,
+    /// At most this many epochs.
+    pub epochs: usize,
+    /// Stop after this many epochs without a better validation AUC.
+    pub patience: usize,
+    /// Seed of everything random.
+    pub seed: u64,
+    /// Train, validation and test fractions.
+    pub split: [f64; 3],
+    /// Extra augmented views per training image (0: none).
+    pub augment: usize,
+    /// Dropout on the head's input while training.
+    pub dropout: f64,
+    /// Adam's weight decay (decoupled, as AdamW).
+    pub weight_decay: f64,
+    /// "Same" when `d < threshold`.
+    pub threshold: f64,
+    /// Decoding and preprocessing.
+    pub embed: EmbedOptions,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            backbone: BackboneKind::EfficientNetLite0,
+            weights: None,
+            device: Device::Cpu,
+            head: HeadKind::Metric,
+            loss: Loss::Bce,
+            learning_rate: 1e-3,
+            batch_size: 64,
+            epochs: 60,
+            patience: 8,
+            seed: 0,
+            split: [0.7, 0.15, 0.15],
+            augment: 2,
+            dropout: 0.3,
+            weight_decay: 0.0,
+            threshold: 0.5,
+            embed: EmbedOptions::default(),
+        }
+    }
+}
+
+/// What training reports as it goes.
+#[derive(Debug, Clone)]
+pub enum TrainEvent {
+    /// Embedding images (`view` 0 is the plain images, then the augmented views).
+    Embedding {
+        /// Which view.
+        view: usize,
+        /// Progress within it.
+        progress: Progress,
+    },
+    /// An epoch finished.
+    Epoch(EpochReport),
+}
+
+/// One epoch's figures.
+#[derive(Debug, Clone)]
+pub struct EpochReport {
+    /// 1-based.
+    pub epoch: usize,
+    /// The most epochs that will run.
+    pub epochs: usize,
+    /// Mean training loss.
+    pub loss: f64,
+    /// Validation pair metrics.
+    pub val: PairMetrics,
+    /// Whether these weights are the best so far.
+    pub best: bool,
+}
+
+/// The outcome of a training run.
+#[derive(Debug)]
+pub struct TrainReport {
+    /// What was written to `model.json`.
+    pub config: ModelConfig,
+    /// The held-out test figures.
+    pub test: Evaluation,
+    /// Images left out because they could not be decoded.
+    pub skipped: Vec<Skipped>,
+    /// Images used, by split: train, validation, test.
+    pub split_sizes: [usize; 3],
+}
+
+/// Trains a Siamese head on `data` and writes the checkpoint to `out`.
+pub fn train(
+    data: &Path,
+    out: &Path,
+    opts: &TrainOptions,
+    mut on_event: impl FnMut(TrainEvent),
+) -> Result<TrainReport> {
+    validate(opts)?;
+    let weights = lookalike_core::weights::resolve(opts.backbone, opts.weights.as_deref());
+    let config = BackboneConfig {
+        kind: opts.backbone,
+        weights: weights.as_deref(),
+        device: opts.device,
+        inference: true,
+        seed: opts.seed as i64,
+    };
+    let backbone = backbone::load(&config)?;
+    let embedded = embed_folder(backbone.as_ref(), data, &opts.embed, |p| {
+        on_event(TrainEvent::Embedding {
+            view: 0,
+            progress: p,
+        })
+    })?;
+    let folder = embedded.folder;
+    check_classes(&folder)?;
+    let split = dataset::split(&folder.labels, opts.split, opts.seed);
+    if split.val.is_empty() || split.test.is_empty() {
+        return Err(Error::Dataset {
+            path: data.to_path_buf(),
+            message:
+                "too few images for a validation and a test split (each class needs at least 3)"
+                    .into(),
+        });
+    }
+    let views = augmented_views(
+        backbone.as_ref(),
+        &folder,
+        &split.train,
+        &embedded.pooled,
+        opts,
+        &mut on_event,
+    )?;
+    // All views stacked: row `i + N·v` is image i's view v (view 0 is the plain image).
+    let (n_images, n_views) = (folder.images.len(), views.len() + 1);
+    let table = Tensor::f_cat(
+        &std::iter::once(&embedded.pooled)
+            .chain(&views)
+            .collect::<Vec<_>>(),
+        0,
+    )?;
+
+    let features = FeatureViews {
+        table,
+        n_images,
+        n_views,
+    };
+    let fitted = fit_head(&features, &folder.labels, &split, opts, |e| {
+        on_event(TrainEvent::Epoch(e))
+    })?;
+    let FittedHead {
+        vs,
+        best_epoch,
+        val_auc,
+        epochs: epochs_run,
+    } = fitted;
+
+    let mut config = ModelConfig {
+        format: checkpoint::CHECKPOINT_FORMAT.into(),
+        format_version: CHECKPOINT_FORMAT_VERSION,
+        backbone: opts.backbone,
+        channels: backbone.channels(),
+        embedding_dim: lookalike_core::siamese::EMBEDDING_DIM,
+        head: opts.head,
+        threshold: opts.threshold,
+        resize: opts.embed.preprocess.resize,
+        crop: opts.embed.preprocess.crop,
+        training: None,
+    };
+    let head_device = head_on(&vs, backbone.device())?;
+    let model = SimilarityModel::siamese(backbone, head_device.0, head_device.1, config.clone());
+    let test = evaluate_pooled(
+        &model,
+        &embedded.pooled,
+        &folder.labels,
+        &split.test,
+        opts.seed,
+    )?;
+    config.training = Some(TrainingRecord {
+        data: data.display().to_string(),
+        classes: folder.classes.clone(),
+        seed: opts.seed,
+        split: opts.split,
+        loss: opts.loss,
+        learning_rate: opts.learning_rate,
+        batch_size: opts.batch_size,
+        augment: opts.augment,
+        epochs: epochs_run,
+        best_epoch,
+        val_auc,
+        test: test.to_map(),
+    });
+    save(out, &vs, model.backbone(), &config)?;
+    Ok(TrainReport {
+        config,
+        test,
+        skipped: embedded.skipped,
+        split_sizes: [split.train.len(), split.val.len(), split.test.len()],
+    })
+}
+
+/// Cached pooled vectors of every image and view: row `i + N·v` is image `i`'s view `v`
+/// (view 0 is the plain image).
+pub struct FeatureViews {
+    /// `[N·V, C]` on the CPU.
+    pub table: Tensor,
+    /// N.
+    pub n_images: usize,
+    /// V (1 without augmentation).
+    pub n_views: usize,
+}
+
+/// A fitted head: its variables (`embed.*`, `pair.*`, `input.*`) and how training went.
+pub struct FittedHead {
+    /// The head's variables, on the CPU.
+    pub vs: VarStore,
+    /// The epoch whose weights were kept.
+    pub best_epoch: usize,
+    /// Its validation ROC AUC.
+    pub val_auc: f64,
+    /// Epochs run.
+    pub epochs: usize,
+}
+
+/// Fits a Siamese head with Adam on cached features, drawing the paper's pairs from
+/// `split.train` afresh each epoch, keeping the weights with the best validation AUC and
+/// stopping early. A non-finite loss stops it with [`Error::Diverged`].
+pub fn fit_head(
+    features: &FeatureViews,
+    labels: &[usize],
+    split: &dataset::Split,
+    opts: &TrainOptions,
+    mut on_event: impl FnMut(EpochReport),
+) -> Result<FittedHead> {
+    validate(opts)?;
+    let FeatureViews {
+        table,
+        n_images,
+        n_views,
+    } = features;
+    let (n_images, n_views) = (*n_images, *n_views);
+    let pooled = table.f_narrow(0, 0, n_images as i64)?;
+    let channels = table.size()[1];
+    tch::manual_seed(opts.seed as i64);
+    let vs = VarStore::new(Device::Cpu);
+    let mut head = SiameseHead::new(&vs.root(), channels, opts.head);
+    head.set_input_statistics(&gather(&pooled, &split.train)?)?;
+    let init_pairs = dataset::make_pairs(
+        &split.train,
+        labels,
+        &mut dataset::rng(opts.seed.wrapping_add(4)),
+    );
+    let (ia, ib): (Vec<usize>, Vec<usize>) = init_pairs.iter().map(|p| (p.a, p.b)).unzip();
+    head.center_bias(&gather(&pooled, &ia)?, &gather(&pooled, &ib)?)?;
+    let mut adam = nn::AdamW {
+        wd: opts.weight_decay,
+        ..Default::default()
+    }
+    .build(&vs, opts.learning_rate)?;
+    let mut rng = dataset::rng(opts.seed.wrapping_add(1));
+    let val_model = |head: &SiameseHead| -> Result<PairMetrics> {
+        let d = tch::no_grad(|| {
+            pair_distances(head, &pooled, &val_pairs(labels, &split.val, opts.seed))
+        })?;
+        let truth: Vec<bool> = val_pairs(labels, &split.val, opts.seed)
+            .iter()
+            .map(|p| p.different)
+            .collect();
+        Ok(lookalike_core::metrics::pair_metrics(
+            &d,
+            &truth,
+            opts.threshold,
+        ))
+    };
+
+    let mut best: Option<(usize, f64, Snapshot)> = None;
+    let mut epochs_run = 0;
+    for epoch in 1..=opts.epochs {
+        epochs_run = epoch;
+        let mut pairs = dataset::make_pairs(&split.train, labels, &mut rng);
+        rand::seq::SliceRandom::shuffle(pairs.as_mut_slice(), &mut rng);
+        let (mut loss_sum, mut steps) = (0.0, 0usize);
+        for batch in pairs.chunks(opts.batch_size) {
+            // Each image of a pair shows up as a random one of its views.
+            let mut row = |i: usize| i + n_images * rand::Rng::random_range(&mut rng, 0..n_views);
+            let (a, b): (Vec<usize>, Vec<usize>) =
+                batch.iter().map(|p| (row(p.a), row(p.b))).unzip();
+            let fa = gather(table, &a)?;
+            let fb = gather(table, &b)?;
+            let y = Tensor::from_slice(
+                &batch
+                    .iter()
+                    .map(|p| f32::from(u8::from(p.different)))
+                    .collect::<Vec<_>>(),
+            );
+            let (ea, eb) = (
+                head.embed_train(&fa, opts.dropout)?,
+                head.embed_train(&fb, opts.dropout)?,
+            );
+            let d = head.distance(&ea, &eb)?;
+            // A NaN distance would make BCE fail inside libtorch; report it as what it is.
+            if !all_finite(&d)? {
+                return Err(Error::Diverged {
+                    epoch,
+                    loss: f64::NAN,
+                });
+            }
+            let loss = opts.loss.compute(&d, &y)?;
+            let value = loss.f_double_value(&[])?;
+            if !value.is_finite() {
+                return Err(Error::Diverged { epoch, loss: value });
+            }
+            adam.backward_step(&loss);
+            loss_sum += value;
+            steps += 1;
+        }
+        let val = val_model(&head)?;
+        let auc = val.roc_auc.unwrap_or(0.5);
+        let improved = best.as_ref().is_none_or(|(_, b, _)| auc > *b);
+        if improved {
+            best = Some((epoch, auc, snapshot(&vs)));
+        }
+        on_event(EpochReport {
+            epoch,
+            epochs: opts.epochs,
+            loss: loss_sum / steps.max(1) as f64,
+            val,
+            best: improved,
+        });
+        if best
+            .as_ref()
+            .is_some_and(|(e, _, _)| epoch - e >= opts.patience)
+        {
+            break;
+        }
+    }
+    let (best_epoch, val_auc, weights_kept) = best.expect("at least one epoch ran");
+    restore(&vs, &weights_kept)?;
+    if !vs
+        .trainable_variables()
+        .iter()
+        .try_fold(true, |ok, t| all_finite(t).map(|f| ok && f))?
+    {
+        return Err(Error::Diverged {
+            epoch: best_epoch,
+            loss: f64::NAN,
+        });
+    }
+    Ok(FittedHead {
+        vs,
+        best_epoch,
+        val_auc,
+        epochs: epochs_run,
+    })
+}
+
+fn validate(opts: &TrainOptions) -> Result<()> {
+    let bad = |m: &str| {
+        Err(Error::Dataset {
+            path: PathBuf::from("options"),
+            message: m.into(),
+        })
+    };
+    if !(opts.learning_rate.is_finite() && opts.learning_rate > 0.0 && opts.learning_rate <= 10.0) {
+        return bad("--lr must be a positive number, at most 10");
+    }
+    if opts.batch_size == 0 || opts.epochs == 0 {
+        return bad("--batch-size and --epochs must be at least 1");
+    }
+    if opts.split.iter().any(|f| !f.is_finite() || *f <= 0.0) {
+        return bad("the split fractions must be positive");
+    }
+    if !(0.0..1.0).contains(&opts.dropout) || opts.weight_decay.is_nan() || opts.weight_decay < 0.0
+    {
+        return bad("--dropout must be in [0, 1) and --weight-decay at least 0");
+    }
+    if !(0.0..=1.0).contains(&opts.threshold) {
+        return bad("--threshold must be between 0 and 1");
+    }
+    Ok(())
+}
+
+fn check_classes(folder: &LabelledFolder) -> Result<()> {
+    for (c, name) in folder.classes.iter().enumerate() {
+        if !folder.labels.contains(&c) {
+            return Err(Error::Dataset {
+                path: folder.root.clone(),
+                message: format!("class {name:?} has no image that could be decoded"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The validation pairs: fixed for the whole run, so epochs are compared on the same pairs.
+fn val_pairs(labels: &[usize], val: &[usize], seed: u64) -> Vec<Pair> {
+    dataset::make_pairs(val, labels, &mut dataset::rng(seed.wrapping_add(2)))
+}
+
+fn pair_distances(head: &SiameseHead, pooled: &Tensor, pairs: &[Pair]) -> Result<Vec<f64>> {
+    let a: Vec<usize> = pairs.iter().map(|p| p.a).collect();
+    let b: Vec<usize> = pairs.iter().map(|p| p.b).collect();
+    let d = head.distance(
+        &head.embed(&gather(pooled, &a)?)?,
+        &head.embed(&gather(pooled, &b)?)?,
+    )?;
+    Ok(Vec::<f64>::try_from(&d.f_to_kind(Kind::Double)?)?)
+}
+
+fn gather(table: &Tensor, rows: &[usize]) -> Result<Tensor> {
+    let idx = Tensor::from_slice(&rows.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    Ok(table.f_index_select(0, &idx)?)
+}
+
+/// `augment` extra views of the training images (other rows copy the plain features).
+fn augmented_views(
+    backbone: &dyn lookalike_core::Backbone,
+    folder: &LabelledFolder,
+    train: &[usize],
+    pooled: &Tensor,
+    opts: &TrainOptions,
+    on_event: &mut impl FnMut(TrainEvent),
+) -> Result<Vec<Tensor>> {
+    let paths: Vec<PathBuf> = train.iter().map(|&i| folder.images[i].clone()).collect();
+    let mut views = Vec::new();
+    for view in 1..=opts.augment {
+        let seed = opts
+            .seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(view as u64 * 7919);
+        let load = |j: usize, path: &Path| {
+            decode_file(path, &opts.embed.limits).map(|img| {
+                opts.embed
+                    .preprocess
+                    .apply(&augment(&img, seed.wrapping_add(train[j] as u64)))
+            })
+        };
+        let done = embed_with(backbone, &paths, opts.embed.batch_size, load, |p| {
+            on_event(TrainEvent::Embedding { view, progress: p })
+        })?;
+        let fresh =
+            Tensor::from_slice(&done.vectors).f_view([done.paths.len() as i64, done.dim as i64])?;
+        let mut all = pooled.copy();
+        let idx = Tensor::from_slice(&train.iter().map(|&i| i as i64).collect::<Vec<_>>());
+        // Every training image decoded before, so it decodes again: rows line up with `train`.
+        let _ = all.f_index_copy_(0, &idx, &fresh)?;
+        views.push(all);
+    }
+    Ok(views)
+}
+
+fn all_finite(t: &Tensor) -> Result<bool> {
+    Ok(bool::try_from(t.f_isfinite()?.f_all()?)?)
+}
+
+/// A copy of every variable, by name.
+type Snapshot = Vec<(String, Tensor)>;
+
+fn snapshot(vs: &VarStore) -> Snapshot {
+    tch::no_grad(|| {
+        vs.variables()
+            .into_iter()
+            .map(|(k, v)| (k, v.copy()))
+            .collect()
+    })
+}
+
+fn restore(vs: &VarStore, saved: &[(String, Tensor)]) -> Result<()> {
+    let vars = vs.variables();
+    tch::no_grad(|| -> Result<()> {
+        for (name, value) in saved {
+            if let Some(v) = vars.get(name) {
+                let mut v = v.shallow_clone();
+                v.f_copy_(value)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A copy of the trained head on `device`, frozen, for evaluation.
+fn head_on(vs: &VarStore, device: Device) -> Result<(SiameseHead, VarStore)> {
+    let kind_channels = vs
+        .variables()
+        .get("embed.weight")
+        .map(|w| w.size()[1])
+        .unwrap_or(0);
+    let kind = if vs.variables().contains_key("pair.v") {
+        HeadKind::Metric
+    } else {
+        HeadKind::Paper
+    };
+    let mut copy = VarStore::new(device);
+    let head = SiameseHead::new(&copy.root(), kind_channels, kind);
+    copy.copy(vs)?;
+    copy.freeze();
+    Ok((head, copy))
+}
+
+/// Writes the checkpoint: weights first under temporary names, then `model.json`.
+fn save(
+    out: &Path,
+    head: &VarStore,
+    backbone: &dyn lookalike_core::Backbone,
+    config: &ModelConfig,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::Checkpoint {
+        path: out.to_path_buf(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(out).map_err(io)?;
+    let head_path = out.join(HEAD_FILE);
+    let backbone_path = out.join(BACKBONE_FILE);
+    let (head_tmp, backbone_tmp) = (tmp_name(&head_path), tmp_name(&backbone_path));
+    head.save(&head_tmp)?;
+    backbone.save_weights(&backbone_tmp)?;
+    std::fs::rename(&head_tmp, &head_path).map_err(io)?;
+    std::fs::rename(&backbone_tmp, &backbone_path).map_err(io)?;
+    checkpoint::write_config(out, config)
+}
+
+/// `x.safetensors` → `.x.tmp-PID.safetensors` (tch picks the format by extension).
+fn tmp_name(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{stem}.tmp-{}.safetensors", std::process::id()))
+}

@@ -1,0 +1,282 @@
+//! `lookalike train`, `eval` and `compare` as a user runs them, on generated classes with the
+//! tiny CNN (fast), and their bad inputs.
+
+use std::path::Path;
+
+use lookalike_e2e::*;
+use serde_json::Value;
+
+fn json(args: &[&str]) -> Value {
+    let run = lookalike(args);
+    let (stdout, stderr) = text(&run);
+    assert!(run.status.success(), "{args:?} failed:\n{stderr}");
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn train(data: &Path, out: &Path, seed: &str) -> Value {
+    json(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backbone",
+        "tiny",
+        "--seed",
+        seed,
+        "--augment",
+        "1",
+        "--json",
+    ])
+}
+
+#[test]
+fn training_learns_generated_classes_repeatably_and_eval_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shapes");
+    shapes_dataset(&data, 4, 40, 1);
+    std::fs::write(data.join("disc/broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+
+    let (m1, m2) = (dir.path().join("m1"), dir.path().join("m2"));
+    let first = train(&data, &m1, "5");
+    assert_eq!(
+        first["skipped"], 1,
+        "the broken file is skipped and counted"
+    );
+    let test = &first["test"];
+    for key in [
+        "pair_accuracy",
+        "roc_auc",
+        "precision",
+        "recall",
+        "f1",
+        "precision_at_10",
+        "map",
+        "pairs",
+        "images",
+    ] {
+        assert!(test.get(key).is_some(), "missing {key} in {test}");
+    }
+    let auc = test["roc_auc"].as_f64().unwrap();
+    let acc = test["pair_accuracy"].as_f64().unwrap();
+    assert!(
+        auc > 0.8 && acc > 0.7,
+        "clearly better than chance (0.5): AUC {auc}, accuracy {acc}"
+    );
+
+    // The same seed gives the same model, bit for bit.
+    let second = train(&data, &m2, "5");
+    assert_eq!(first["test"], second["test"]);
+    for file in ["head.safetensors", "backbone.safetensors"] {
+        assert_eq!(
+            std::fs::read(m1.join(file)).unwrap(),
+            std::fs::read(m2.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+
+    // eval on the recorded test split with the training seed reproduces the figures.
+    let m = m1.to_str().unwrap();
+    let eval = json(&[
+        "eval",
+        "--model",
+        m,
+        "--data",
+        data.to_str().unwrap(),
+        "--split",
+        "test",
+        "--seed",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(eval, first["test"]);
+
+    // compare: a disc is closer to another disc than to a square.
+    let disc = |i: usize| data.join(format!("disc/{i:03}.png")).display().to_string();
+    let square = data.join("square/000.png").display().to_string();
+    let same = json(&["compare", "--model", m, &disc(0), &disc(1), "--json"]);
+    let diff = json(&["compare", "--model", m, &disc(0), &square, "--json"]);
+    for c in [&same, &diff] {
+        let (s, d) = (
+            c["similarity"].as_f64().unwrap(),
+            c["distance"].as_f64().unwrap(),
+        );
+        assert!(
+            (s + d - 1.0).abs() < 1e-9 && (0.0..=1.0).contains(&d),
+            "{c}"
+        );
+        assert_eq!(c["same"].as_bool().unwrap(), d < 0.5);
+    }
+    assert!(
+        same["distance"].as_f64().unwrap() < diff["distance"].as_f64().unwrap(),
+        "{same} vs {diff}"
+    );
+}
+
+#[test]
+fn zero_shot_needs_no_training() {
+    let dir = tempfile::tempdir().unwrap();
+    shapes_dataset(dir.path(), 3, 8, 2);
+    let eval = json(&[
+        "eval",
+        "--model",
+        "zero-shot",
+        "--backbone",
+        "tiny",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(eval["images"], 24);
+    assert_eq!(eval["pairs"], 48);
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let run = lookalike(args);
+    let (_, stderr) = text(&run);
+    assert!(!run.status.success(), "{args:?} should fail");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: expected {needle:?} in:\n{stderr}"
+    );
+}
+
+#[test]
+fn bad_training_input_gets_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model");
+    let o = out.to_str().unwrap();
+    let one = dir.path().join("one");
+    shapes_dataset(&one, 1, 5, 3);
+    fails_with(
+        &[
+            "train",
+            "--data",
+            one.to_str().unwrap(),
+            "--out",
+            o,
+            "--backbone",
+            "tiny",
+        ],
+        "at least two classes",
+    );
+    let empty_class = dir.path().join("empty");
+    shapes_dataset(&empty_class, 2, 5, 3);
+    std::fs::create_dir(empty_class.join("zzz")).unwrap();
+    fails_with(
+        &[
+            "train",
+            "--data",
+            empty_class.to_str().unwrap(),
+            "--out",
+            o,
+            "--backbone",
+            "tiny",
+        ],
+        "class \"zzz\" has no images",
+    );
+    let good = dir.path().join("good");
+    shapes_dataset(&good, 2, 10, 4);
+    let g = good.to_str().unwrap();
+    // (A diverging loss is stopped before anything is saved: crates/engine/tests/fit_head.rs.)
+    fails_with(
+        &[
+            "train",
+            "--data",
+            g,
+            "--out",
+            o,
+            "--backbone",
+            "tiny",
+            "--lr=-1",
+        ],
+        "--lr must be a positive number",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            g,
+            "--out",
+            o,
+            "--backbone",
+            "tiny",
+            "--lr",
+            "1e36",
+        ],
+        "at most 10",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            g,
+            "--out",
+            o,
+            "--backbone",
+            "tiny",
+            "--split",
+            "0.7,0.3",
+        ],
+        "three positive fractions",
+    );
+    assert!(
+        !out.join("model.json").exists(),
+        "no checkpoint after a refused run"
+    );
+}
+
+#[test]
+fn checkpoints_from_another_version_or_backbone_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    shapes_dataset(&data, 2, 10, 5);
+    let model = dir.path().join("m");
+    train(&data, &model, "1");
+    let (m, d) = (model.to_str().unwrap(), data.to_str().unwrap());
+    let config = std::fs::read_to_string(model.join("model.json")).unwrap();
+    let image = data.join("disc/000.png");
+    let i = image.to_str().unwrap();
+
+    std::fs::write(
+        model.join("model.json"),
+        config.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .unwrap();
+    fails_with(
+        &["compare", "--model", m, i, i],
+        "checkpoint format version 99, but this build of Lookalike reads version 1",
+    );
+    std::fs::write(
+        model.join("model.json"),
+        config.replace("\"backbone\": \"tiny\"", "\"backbone\": \"resnet18\""),
+    )
+    .unwrap();
+    fails_with(
+        &["eval", "--model", m, "--data", d],
+        "cannot load resnet18 weights",
+    );
+    std::fs::write(model.join("model.json"), "{\"format\": \"something else\"}").unwrap();
+    fails_with(
+        &["eval", "--model", m, "--data", d],
+        "is not a Lookalike model",
+    );
+    fails_with(
+        &["eval", "--model", "/nonexistent/model", "--data", d],
+        "cannot read model.json",
+    );
+    fails_with(
+        &[
+            "eval",
+            "--model",
+            "zero-shot",
+            "--backbone",
+            "tiny",
+            "--data",
+            d,
+            "--split",
+            "test",
+        ],
+        "--split test needs a model trained",
+    );
+}
