@@ -280,3 +280,80 @@ fn checkpoints_from_another_version_or_backbone_are_refused() {
         "--split test needs a model trained",
     );
 }
+
+#[test]
+fn fine_tuning_the_last_units_trains_and_reloads_to_the_same_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shapes");
+    shapes_dataset(&data, 3, 20, 7);
+    let model = dir.path().join("ft");
+    let m = model.to_str().unwrap();
+    let out = json(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        m,
+        "--backbone",
+        "tiny",
+        "--fine-tune",
+        "2",
+        "--epochs",
+        "8",
+        "--augment",
+        "0",
+        "--seed",
+        "2",
+        "--json",
+    ]);
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!(config["training"]["fine_tune"], 2);
+    // The saved backbone is no longer the seeded one.
+    let frozen = dir.path().join("frozen");
+    json(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        frozen.to_str().unwrap(),
+        "--backbone",
+        "tiny",
+        "--epochs",
+        "1",
+        "--augment",
+        "0",
+        "--seed",
+        "2",
+        "--json",
+    ]);
+    let tensors = |p: &Path| std::fs::read(p.join("backbone.safetensors")).unwrap();
+    assert_ne!(
+        tensors(&model),
+        tensors(&frozen),
+        "fine-tuning changed the backbone's weights"
+    );
+    // Reloaded (batch norms folded for inference), the model gives the recorded test figures.
+    let eval = json(&[
+        "eval",
+        "--model",
+        m,
+        "--data",
+        data.to_str().unwrap(),
+        "--split",
+        "test",
+        "--seed",
+        "2",
+        "--json",
+    ]);
+    for key in ["roc_auc", "pair_accuracy", "map"] {
+        let (a, b) = (
+            eval[key].as_f64().unwrap(),
+            out["test"][key].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() < 1e-3,
+            "{key}: {a} after reloading vs {b} when trained"
+        );
+    }
+}

@@ -50,6 +50,9 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// Fine-tuning asked of a backbone loaded for inference.
+    #[error("a backbone loaded for inference (batch norms folded) cannot be fine-tuned")]
+    NotTrainable,
     /// A batch tensor of the wrong shape.
     #[error("expected a batch of RGB pixels shaped [N, 3, H, W], got {0:?}")]
     BadInput(Vec<i64>),

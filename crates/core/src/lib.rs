@@ -4,7 +4,7 @@
 //!
 //! - [`image`]: decoding (JPEG, PNG, WebP, BMP, GIF, TIFF) with EXIF orientation and a pixel
 //!   limit, the reference preprocessing (torchvision `Resize(256)` + `CenterCrop(224)`), and
-//!   parallel decoding of folders with rayon.
+//!   recursive listing of image folders (the engine decodes them in parallel with rayon).
 //! - [`backbone`]: the [`Backbone`] trait and its pretrained CNNs on libtorch (tch):
 //!   EfficientNet-Lite0 (the default), ResNet-18/34/50 with torchvision weight names, and a tiny
 //!   CNN for fast tests. Each returns its last feature map and the pooled vector, which the

@@ -82,20 +82,24 @@ pub fn embed_paths(
     let load = |_: usize, path: &Path| {
         decode_file(path, &options.limits).map(|img| options.preprocess.apply(&img))
     };
-    embed_with(backbone, paths, options.batch_size, load, progress)
+    embed_with(backbone, paths, options.batch_size, None, load, progress)
 }
 
 /// Like [`embed_paths`], with the caller's `load(index, path)` turning a file into a
 /// preprocessed image (for augmented views, say). Loading runs on rayon's pool.
+///
+/// With `until: Some(k)` each row is the flattened feature map after `k` units of the backbone
+/// (what fine-tuning caches) instead of the pooled vector; `dim` is then its length.
 pub fn embed_with(
     backbone: &dyn Backbone,
     paths: &[PathBuf],
     batch_size: usize,
+    until: Option<usize>,
     load: impl Fn(usize, &Path) -> Result<RgbImage, ImageError> + Sync,
     mut progress: impl FnMut(Progress),
 ) -> lookalike_core::Result<Embedded> {
     let start = Instant::now();
-    let dim = backbone.channels() as usize;
+    let mut dim = backbone.channels() as usize;
     let mut out = Embedded {
         dim,
         vectors: Vec::with_capacity(paths.len() * dim),
@@ -122,7 +126,15 @@ pub fn embed_with(
             }
         }
         if !images.is_empty() {
-            out.vectors.extend(embed_images(backbone, &images)?);
+            let rows = match until {
+                None => embed_images(backbone, &images)?,
+                Some(k) => {
+                    let (rows, row_len) = embed_maps(backbone, &images, k)?;
+                    dim = row_len;
+                    rows
+                }
+            };
+            out.vectors.extend(rows);
         }
         progress(Progress {
             done: first + chunk.len(),
@@ -131,6 +143,7 @@ pub fn embed_with(
         });
     }
     out.elapsed = start.elapsed();
+    out.dim = dim;
     Ok(out)
 }
 
@@ -147,4 +160,20 @@ pub fn embed_images(
         .f_to_device(tch::Device::Cpu)?;
     let flat = pooled.f_contiguous()?.f_view([-1])?;
     Ok(Vec::<f32>::try_from(&flat)?)
+}
+
+/// Feature maps after `units` units, flattened to rows; returns them and the row length.
+fn embed_maps(
+    backbone: &dyn Backbone,
+    images: &[RgbImage],
+    units: usize,
+) -> lookalike_core::Result<(Vec<f32>, usize)> {
+    let _no_grad = tch::no_grad_guard();
+    let pixels = to_pixels(images)?.f_to_device(backbone.device())?;
+    let map = backbone
+        .forward_units(&pixels, 0, units)?
+        .f_to_device(tch::Device::Cpu)?;
+    let row_len = map.numel() / images.len().max(1);
+    let flat = map.f_contiguous()?.f_view([-1])?;
+    Ok((Vec::<f32>::try_from(&flat)?, row_len))
 }

@@ -9,7 +9,9 @@ use lookalike_core::{Result, SimilarityModel};
 use serde::Serialize;
 use tch::{Kind, Tensor};
 
-use crate::embed::{embed_paths, EmbedOptions, Progress, Skipped};
+use lookalike_core::image::decode_file;
+
+use crate::embed::{embed_with, EmbedOptions, Progress, Skipped};
 
 /// Which images of a labelled folder to evaluate on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,21 +104,33 @@ fn to_f64(t: &Tensor) -> Result<Vec<f64>> {
 pub struct EmbeddedFolder {
     /// The folder, without the skipped images.
     pub folder: LabelledFolder,
-    /// `[N, C]` on the CPU, one row per image of `folder`.
+    /// `[N, D]` on the CPU, one row per image of `folder`.
     pub pooled: Tensor,
     /// The images left out.
     pub skipped: Vec<Skipped>,
 }
 
-/// Reads a labelled folder and embeds every image with `model`'s backbone.
+/// Reads a labelled folder and embeds every image with `model`'s backbone: pooled vectors, or
+/// with `until: Some(k)` the flattened feature maps after `k` units.
 pub fn embed_folder(
     model: &dyn lookalike_core::Backbone,
     data: &Path,
     options: &EmbedOptions,
+    until: Option<usize>,
     progress: impl FnMut(Progress),
 ) -> Result<EmbeddedFolder> {
     let mut folder = LabelledFolder::read(data)?;
-    let done = embed_paths(model, &folder.images, options, progress)?;
+    let load = |_: usize, path: &Path| {
+        decode_file(path, &options.limits).map(|img| options.preprocess.apply(&img))
+    };
+    let done = embed_with(
+        model,
+        &folder.images,
+        options.batch_size,
+        until,
+        load,
+        progress,
+    )?;
     let kept: std::collections::HashSet<&std::path::PathBuf> = done.paths.iter().collect();
     let keep: Vec<bool> = folder.images.iter().map(|p| kept.contains(p)).collect();
     folder.retain(&keep);
@@ -138,7 +152,7 @@ pub fn evaluate_folder(
     options: &EmbedOptions,
     progress: impl FnMut(Progress),
 ) -> Result<(Evaluation, Vec<Skipped>)> {
-    let embedded = embed_folder(model.backbone(), data, options, progress)?;
+    let embedded = embed_folder(model.backbone(), data, options, None, progress)?;
     let labels = &embedded.folder.labels;
     let indices: Vec<usize> = match (subset, model.config().and_then(|c| c.training.as_ref())) {
         (Subset::Test, Some(t)) => dataset::split(labels, t.split, t.seed).test,

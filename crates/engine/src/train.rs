@@ -19,7 +19,7 @@ use lookalike_core::siamese::checkpoint::{self, BACKBONE_FILE, HEAD_FILE};
 use lookalike_core::siamese::{
     HeadKind, Loss, ModelConfig, SiameseHead, TrainingRecord, CHECKPOINT_FORMAT_VERSION,
 };
-use lookalike_core::{BackboneKind, Error, Result, SimilarityModel};
+use lookalike_core::{Backbone, BackboneKind, Error, Result, SimilarityModel};
 use tch::nn::{self, OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
 
@@ -53,6 +53,8 @@ pub struct TrainOptions {
     pub split: [f64; 3],
     /// Extra augmented views per training image (0: none).
     pub augment: usize,
+    /// Fine-tune the backbone's last this many units (0: frozen backbone).
+    pub fine_tune: usize,
     /// Dropout on the head's input while training.
     pub dropout: f64,
     /// Adam's weight decay (decoupled, as AdamW).
@@ -78,6 +80,7 @@ impl Default for TrainOptions {
             seed: 0,
             split: [0.7, 0.15, 0.15],
             augment: 2,
+            fine_tune: 0,
             dropout: 0.3,
             weight_decay: 0.0,
             threshold: 0.5,
@@ -141,11 +144,26 @@ pub fn train(
         kind: opts.backbone,
         weights: weights.as_deref(),
         device: opts.device,
-        inference: true,
+        // Fine-tuning trains the batch norms' scale and shift, so they stay unfolded.
+        inference: opts.fine_tune == 0,
         seed: opts.seed as i64,
     };
-    let backbone = backbone::load(&config)?;
-    let embedded = embed_folder(backbone.as_ref(), data, &opts.embed, |p| {
+    let mut backbone = backbone::load(&config)?;
+    let units = backbone.units();
+    if opts.fine_tune >= units {
+        return Err(Error::Dataset {
+            path: PathBuf::from("options"),
+            message: format!(
+                "--fine-tune {}: {} has {units} units; fine-tune at most {}",
+                opts.fine_tune,
+                opts.backbone,
+                units - 1
+            ),
+        });
+    }
+    // What is cached: pooled vectors, or the maps the trainable units start from.
+    let cut = (opts.fine_tune > 0).then(|| units - opts.fine_tune);
+    let embedded = embed_folder(backbone.as_ref(), data, &opts.embed, cut, |p| {
         on_event(TrainEvent::Embedding {
             view: 0,
             progress: p,
@@ -167,6 +185,7 @@ pub fn train(
         &folder,
         &split.train,
         &embedded.pooled,
+        cut,
         opts,
         &mut on_event,
     )?;
@@ -178,15 +197,38 @@ pub fn train(
             .collect::<Vec<_>>(),
         0,
     )?;
-
     let features = FeatureViews {
         table,
         n_images,
         n_views,
     };
-    let fitted = fit_head(&features, &folder.labels, &split, opts, |e| {
+
+    let shape = match cut {
+        Some(k) => {
+            backbone.train_last(opts.fine_tune)?;
+            let probe = Tensor::f_zeros(
+                [
+                    1,
+                    3,
+                    i64::from(opts.embed.preprocess.crop),
+                    i64::from(opts.embed.preprocess.crop),
+                ],
+                (Kind::Float, backbone.device()),
+            )?;
+            tch::no_grad(|| backbone.forward_units(&probe, 0, k))?.size()[1..].to_vec()
+        }
+        None => Vec::new(),
+    };
+    let top = cut.map(|from| Top {
+        backbone: backbone.as_ref(),
+        from,
+        shape,
+    });
+    let fitted = fit_head(&features, &folder.labels, &split, opts, top.as_ref(), |e| {
         on_event(TrainEvent::Epoch(e))
     })?;
+    let pooled = pooled_all(&features, top.as_ref())?;
+    drop(top);
     let FittedHead {
         vs,
         best_epoch,
@@ -208,13 +250,7 @@ pub fn train(
     };
     let head_device = head_on(&vs, backbone.device())?;
     let model = SimilarityModel::siamese(backbone, head_device.0, head_device.1, config.clone());
-    let test = evaluate_pooled(
-        &model,
-        &embedded.pooled,
-        &folder.labels,
-        &split.test,
-        opts.seed,
-    )?;
+    let test = evaluate_pooled(&model, &pooled, &folder.labels, &split.test, opts.seed)?;
     config.training = Some(TrainingRecord {
         data: data.display().to_string(),
         classes: folder.classes.clone(),
@@ -224,6 +260,9 @@ pub fn train(
         learning_rate: opts.learning_rate,
         batch_size: opts.batch_size,
         augment: opts.augment,
+        fine_tune: opts.fine_tune,
+        dropout: opts.dropout,
+        weight_decay: opts.weight_decay,
         epochs: epochs_run,
         best_epoch,
         val_auc,
@@ -261,28 +300,72 @@ pub struct FittedHead {
     pub epochs: usize,
 }
 
+/// The trainable last units of a backbone being fine-tuned, fed from cached feature maps.
+pub struct Top<'a> {
+    /// The backbone, loaded with `inference: false`, after [`Backbone::train_last`].
+    pub backbone: &'a dyn Backbone,
+    /// The first trainable unit; the cached rows are the feature maps after `from` units.
+    pub from: usize,
+    /// The shape of one cached map, `[C, h, w]`.
+    pub shape: Vec<i64>,
+}
+
+impl Top<'_> {
+    /// Pooled vectors of cached maps (rows of `[n, C·h·w]`), through the trainable units.
+    fn pooled(&self, rows: &Tensor) -> Result<Tensor> {
+        let mut shape = vec![rows.size()[0]];
+        shape.extend(&self.shape);
+        let x = rows
+            .f_view(shape.as_slice())?
+            .f_to_device(self.backbone.device())?;
+        let map = self
+            .backbone
+            .forward_units(&x, self.from, self.backbone.units())?;
+        Ok(map
+            .f_mean_dim(&[2i64, 3][..], false, None)?
+            .f_to_device(Device::Cpu)?)
+    }
+}
+
+/// Pooled vectors of the plain view of every image: straight from the table when nothing is
+/// fine-tuned, else through the current top units (without gradients, in chunks).
+pub fn pooled_all(features: &FeatureViews, top: Option<&Top<'_>>) -> Result<Tensor> {
+    let plain = features.table.f_narrow(0, 0, features.n_images as i64)?;
+    let Some(top) = top else { return Ok(plain) };
+    let _guard = tch::no_grad_guard();
+    let mut parts = Vec::new();
+    for start in (0..features.n_images as i64).step_by(128) {
+        let len = 128.min(features.n_images as i64 - start);
+        parts.push(top.pooled(&plain.f_narrow(0, start, len)?)?);
+    }
+    Ok(Tensor::f_cat(&parts, 0)?)
+}
+
 /// Fits a Siamese head with Adam on cached features, drawing the paper's pairs from
 /// `split.train` afresh each epoch, keeping the weights with the best validation AUC and
-/// stopping early. A non-finite loss stops it with [`Error::Diverged`].
+/// stopping early. With a [`Top`], the backbone's last units train too (at a tenth of the
+/// learning rate). A non-finite loss stops it with [`Error::Diverged`].
 pub fn fit_head(
     features: &FeatureViews,
     labels: &[usize],
     split: &dataset::Split,
     opts: &TrainOptions,
+    top: Option<&Top<'_>>,
     mut on_event: impl FnMut(EpochReport),
 ) -> Result<FittedHead> {
     validate(opts)?;
-    let FeatureViews {
-        table,
-        n_images,
-        n_views,
-    } = features;
-    let (n_images, n_views) = (*n_images, *n_views);
-    let pooled = table.f_narrow(0, 0, n_images as i64)?;
-    let channels = table.size()[1];
+    let (table, n_images, n_views) = (&features.table, features.n_images, features.n_views);
+    let pooled_rows = |rows: &[usize]| -> Result<Tensor> {
+        let x = gather(table, rows)?;
+        match top {
+            None => Ok(x),
+            Some(t) => t.pooled(&x),
+        }
+    };
+    let pooled = pooled_all(features, top)?;
     tch::manual_seed(opts.seed as i64);
     let vs = VarStore::new(Device::Cpu);
-    let mut head = SiameseHead::new(&vs.root(), channels, opts.head);
+    let mut head = SiameseHead::new(&vs.root(), pooled.size()[1], opts.head);
     head.set_input_statistics(&gather(&pooled, &split.train)?)?;
     let init_pairs = dataset::make_pairs(
         &split.train,
@@ -291,26 +374,18 @@ pub fn fit_head(
     );
     let (ia, ib): (Vec<usize>, Vec<usize>) = init_pairs.iter().map(|p| (p.a, p.b)).unzip();
     head.center_bias(&gather(&pooled, &ia)?, &gather(&pooled, &ib)?)?;
-    let mut adam = nn::AdamW {
+    let adamw = nn::AdamW {
         wd: opts.weight_decay,
         ..Default::default()
-    }
-    .build(&vs, opts.learning_rate)?;
-    let mut rng = dataset::rng(opts.seed.wrapping_add(1));
-    let val_model = |head: &SiameseHead| -> Result<PairMetrics> {
-        let d = tch::no_grad(|| {
-            pair_distances(head, &pooled, &val_pairs(labels, &split.val, opts.seed))
-        })?;
-        let truth: Vec<bool> = val_pairs(labels, &split.val, opts.seed)
-            .iter()
-            .map(|p| p.different)
-            .collect();
-        Ok(lookalike_core::metrics::pair_metrics(
-            &d,
-            &truth,
-            opts.threshold,
-        ))
     };
+    let mut adam = adamw.build(&vs, opts.learning_rate)?;
+    let mut top_adam = match top {
+        Some(t) => Some(adamw.build(t.backbone.var_store(), opts.learning_rate * 0.1)?),
+        None => None,
+    };
+    let mut rng = dataset::rng(opts.seed.wrapping_add(1));
+    let val = val_pairs(labels, &split.val, opts.seed);
+    let val_truth: Vec<bool> = val.iter().map(|p| p.different).collect();
 
     let mut best: Option<(usize, f64, Snapshot)> = None;
     let mut epochs_run = 0;
@@ -324,8 +399,7 @@ pub fn fit_head(
             let mut row = |i: usize| i + n_images * rand::Rng::random_range(&mut rng, 0..n_views);
             let (a, b): (Vec<usize>, Vec<usize>) =
                 batch.iter().map(|p| (row(p.a), row(p.b))).unzip();
-            let fa = gather(table, &a)?;
-            let fb = gather(table, &b)?;
+            let (fa, fb) = (pooled_rows(&a)?, pooled_rows(&b)?);
             let y = Tensor::from_slice(
                 &batch
                     .iter()
@@ -349,21 +423,43 @@ pub fn fit_head(
             if !value.is_finite() {
                 return Err(Error::Diverged { epoch, loss: value });
             }
-            adam.backward_step(&loss);
+            adam.zero_grad();
+            if let Some(o) = &mut top_adam {
+                o.zero_grad();
+            }
+            loss.f_backward()?;
+            adam.step();
+            if let Some(o) = &mut top_adam {
+                o.step();
+            }
             loss_sum += value;
             steps += 1;
         }
-        let val = val_model(&head)?;
-        let auc = val.roc_auc.unwrap_or(0.5);
+        let pooled_now = if top.is_some() {
+            pooled_all(features, top)?
+        } else {
+            pooled.shallow_clone()
+        };
+        let d = tch::no_grad(|| pair_distances(&head, &pooled_now, &val))?;
+        let val_metrics = lookalike_core::metrics::pair_metrics(&d, &val_truth, opts.threshold);
+        let auc = val_metrics.roc_auc.unwrap_or(0.5);
         let improved = best.as_ref().is_none_or(|(_, b, _)| auc > *b);
         if improved {
-            best = Some((epoch, auc, snapshot(&vs)));
+            let mut saved = snapshot(&vs);
+            if let Some(t) = top {
+                saved.extend(
+                    snapshot(t.backbone.var_store())
+                        .into_iter()
+                        .map(|(k, v)| (format!("backbone/{k}"), v)),
+                );
+            }
+            best = Some((epoch, auc, saved));
         }
         on_event(EpochReport {
             epoch,
             epochs: opts.epochs,
             loss: loss_sum / steps.max(1) as f64,
-            val,
+            val: val_metrics,
             best: improved,
         });
         if best
@@ -374,7 +470,17 @@ pub fn fit_head(
         }
     }
     let (best_epoch, val_auc, weights_kept) = best.expect("at least one epoch ran");
-    restore(&vs, &weights_kept)?;
+    let (backbone_kept, head_kept): (Snapshot, Snapshot) = weights_kept
+        .into_iter()
+        .partition(|(k, _)| k.starts_with("backbone/"));
+    restore(&vs, &head_kept)?;
+    if let Some(t) = top {
+        let kept: Snapshot = backbone_kept
+            .into_iter()
+            .map(|(k, v)| (k.trim_start_matches("backbone/").to_string(), v))
+            .collect();
+        restore(t.backbone.var_store(), &kept)?;
+    }
     if !vs
         .trainable_variables()
         .iter()
@@ -457,6 +563,7 @@ fn augmented_views(
     folder: &LabelledFolder,
     train: &[usize],
     pooled: &Tensor,
+    until: Option<usize>,
     opts: &TrainOptions,
     on_event: &mut impl FnMut(TrainEvent),
 ) -> Result<Vec<Tensor>> {
@@ -474,7 +581,7 @@ fn augmented_views(
                     .apply(&augment(&img, seed.wrapping_add(train[j] as u64)))
             })
         };
-        let done = embed_with(backbone, &paths, opts.embed.batch_size, load, |p| {
+        let done = embed_with(backbone, &paths, opts.embed.batch_size, until, load, |p| {
             on_event(TrainEvent::Embedding { view, progress: p })
         })?;
         let fresh =

@@ -40,14 +40,14 @@ fn learns_separable_classes_and_repeats_with_the_same_seed() {
         n_views: 1,
     };
     let mut epochs = Vec::new();
-    let fitted = fit_head(&features, &labels, &s, &options(), |e| epochs.push(e)).unwrap();
+    let fitted = fit_head(&features, &labels, &s, &options(), None, |e| epochs.push(e)).unwrap();
     assert_eq!(epochs.len(), 15);
     assert!(fitted.val_auc > 0.95, "val AUC {}", fitted.val_auc);
     assert!(
         epochs.last().unwrap().loss < epochs[0].loss,
         "the loss goes down"
     );
-    let again = fit_head(&features, &labels, &s, &options(), |_| {}).unwrap();
+    let again = fit_head(&features, &labels, &s, &options(), None, |_| {}).unwrap();
     assert_eq!(again.val_auc, fitted.val_auc);
     let w = |f: &lookalike_engine::train::FittedHead| f.vs.variables()["embed.weight"].copy();
     assert!(w(&fitted).equal(&w(&again)), "same seed, same weights");
@@ -64,7 +64,7 @@ fn a_non_finite_loss_stops_training() {
         n_images: labels.len(),
         n_views: 1,
     };
-    let err = fit_head(&features, &labels, &s, &options(), |_| {})
+    let err = fit_head(&features, &labels, &s, &options(), None, |_| {})
         .err()
         .expect("NaN features must stop training");
     assert!(matches!(err, Error::Diverged { epoch: 1, .. }), "{err}");

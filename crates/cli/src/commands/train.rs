@@ -46,6 +46,11 @@ pub struct TrainArgs {
     /// Extra randomly augmented views of each training image (flip, crop, light).
     #[arg(long, default_value_t = 2)]
     pub augment: usize,
+    /// Fine-tune the backbone's last N units (blocks) with the head, from cached feature
+    /// maps; 0 keeps the backbone frozen. EfficientNet-Lite0 has 18 units (stem, 16 blocks,
+    /// head): `--fine-tune 2` trains the last block and the head convolution.
+    #[arg(long, default_value_t = 0)]
+    pub fine_tune: usize,
     /// Dropout on the head's input while training.
     #[arg(long, default_value_t = 0.3)]
     pub dropout: f64,
@@ -90,6 +95,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         seed: args.model.seed,
         split: args.split,
         augment: args.augment,
+        fine_tune: args.fine_tune,
         dropout: args.dropout,
         weight_decay: args.weight_decay,
         threshold: args.threshold,

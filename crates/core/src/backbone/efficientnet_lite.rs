@@ -113,13 +113,32 @@ impl EfficientNetLite0 {
 }
 
 impl BackboneImpl for EfficientNetLite0 {
-    fn forward(&self, pixels: &Tensor) -> Result<Tensor, TchError> {
-        let x = pixels.f_sub_scalar(127.0)?.f_div_scalar(128.0)?;
-        let mut x = relu6(self.stem.forward(&x)?)?;
-        for block in &self.blocks {
-            x = block.forward(&x)?;
+    /// Stem, 16 blocks, head.
+    fn units(&self) -> usize {
+        self.blocks.len() + 2
+    }
+
+    fn forward_units(&self, x: &Tensor, from: usize, to: usize) -> Result<Tensor, TchError> {
+        let mut x = x.shallow_clone();
+        for unit in from..to {
+            x = match unit {
+                0 => relu6(
+                    self.stem
+                        .forward(&x.f_sub_scalar(127.0)?.f_div_scalar(128.0)?)?,
+                )?,
+                u if u <= self.blocks.len() => self.blocks[u - 1].forward(&x)?,
+                _ => relu6(self.head.forward(&x)?)?,
+            };
         }
-        relu6(self.head.forward(&x)?)
+        Ok(x)
+    }
+
+    fn unit_prefixes(&self, unit: usize) -> Vec<String> {
+        match unit {
+            0 => vec!["_conv_stem.".into(), "_bn0.".into()],
+            u if u <= self.blocks.len() => vec![format!("_blocks.{}.", u - 1)],
+            _ => vec!["_conv_head.".into(), "_bn1.".into()],
+        }
     }
 
     fn fold(&mut self) -> Result<(), TchError> {

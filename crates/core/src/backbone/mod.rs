@@ -50,6 +50,18 @@ pub trait Backbone: Send {
     fn features(&self, pixels: &Tensor) -> Result<Features>;
     /// Writes its weights (PyTorch names, safetensors), e.g. into a model checkpoint.
     fn save_weights(&self, path: &Path) -> Result<()>;
+    /// How many units (stem, blocks, head) the network runs in order: EfficientNet-Lite0 has
+    /// 18 (stem, 16 blocks, head), ResNet-50 17, the tiny CNN 4.
+    fn units(&self) -> usize;
+    /// Runs units `from..to` of the network: `forward_units(pixels, 0, k)` is the feature map
+    /// after `k` units, and `forward_units(that, k, units())` finishes the job. Fine-tuning
+    /// caches the first and trains the second.
+    fn forward_units(&self, x: &Tensor, from: usize, to: usize) -> Result<Tensor>;
+    /// Makes the last `n` units trainable (batch-norm statistics stay frozen) and everything
+    /// else frozen. Only for a backbone loaded with `inference: false`.
+    fn train_last(&mut self, n: usize) -> Result<()>;
+    /// Its variables (to optimise, snapshot or save).
+    fn var_store(&self) -> &VarStore;
 }
 
 /// The backbones Lookalike knows, by the name users type.
@@ -207,14 +219,24 @@ pub fn load(config: &BackboneConfig<'_>) -> Result<Box<dyn Backbone>> {
         kind,
         device: config.device,
         model,
-        _vs: vs,
+        vs,
+        folded: config.inference,
     }))
 }
 
 /// What each network implements; [`Loaded`] adds the shared parts of [`Backbone`].
 pub(crate) trait BackboneImpl: Send {
-    /// Runs the network on normalised input, returning the last feature map.
-    fn forward(&self, pixels: &Tensor) -> std::result::Result<Tensor, tch::TchError>;
+    /// How many units (stem, blocks, head) the network runs, in order.
+    fn units(&self) -> usize;
+    /// Runs units `from..to`; unit 0 takes float pixels and normalises them itself.
+    fn forward_units(
+        &self,
+        x: &Tensor,
+        from: usize,
+        to: usize,
+    ) -> std::result::Result<Tensor, tch::TchError>;
+    /// The variable-name prefixes of a unit (e.g. `_blocks.15.`).
+    fn unit_prefixes(&self, unit: usize) -> Vec<String>;
     /// Folds batch norms for inference.
     fn fold(&mut self) -> std::result::Result<(), tch::TchError>;
 }
@@ -223,7 +245,8 @@ struct Loaded {
     kind: BackboneKind,
     device: Device,
     model: Box<dyn BackboneImpl>,
-    _vs: VarStore,
+    vs: VarStore,
+    folded: bool,
 }
 
 impl Backbone for Loaded {
@@ -241,11 +264,42 @@ impl Backbone for Loaded {
         if size.len() != 4 || size[1] != 3 || size[2] < 32 || size[3] < 32 {
             return Err(Error::BadInput(size));
         }
-        let map = self.model.forward(pixels)?;
+        let map = self.model.forward_units(pixels, 0, self.model.units())?;
         let pooled = map.f_mean_dim(&[2i64, 3][..], false, None)?;
         Ok(Features { map, pooled })
     }
     fn save_weights(&self, path: &Path) -> Result<()> {
-        Ok(self._vs.save(path)?)
+        Ok(self.vs.save(path)?)
+    }
+    fn units(&self) -> usize {
+        self.model.units()
+    }
+    fn forward_units(&self, x: &Tensor, from: usize, to: usize) -> Result<Tensor> {
+        let to = to.min(self.model.units());
+        if from > to {
+            return Err(Error::BadInput(x.size()));
+        }
+        Ok(self.model.forward_units(x, from, to)?)
+    }
+    fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+    fn train_last(&mut self, n: usize) -> Result<()> {
+        if self.folded {
+            return Err(Error::NotTrainable);
+        }
+        let units = self.model.units();
+        let prefixes: Vec<String> = (units.saturating_sub(n)..units)
+            .flat_map(|u| self.model.unit_prefixes(u))
+            .collect();
+        self.vs.freeze();
+        for (name, var) in self.vs.variables() {
+            let trainable = prefixes.iter().any(|p| name.starts_with(p.as_str()));
+            let is_statistic = name.ends_with("running_mean") || name.ends_with("running_var");
+            if trainable && !is_statistic {
+                let _ = var.shallow_clone().set_requires_grad(true);
+            }
+        }
+        Ok(())
     }
 }

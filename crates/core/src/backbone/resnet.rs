@@ -83,6 +83,8 @@ impl Block {
 pub struct ResNet {
     stem: ConvBn,
     blocks: Vec<Block>,
+    /// `layer2.0.` and so on, one per block.
+    names: Vec<String>,
     mean: Tensor,
     std: Tensor,
 }
@@ -101,6 +103,7 @@ impl ResNet {
             ConvSpec::new(3, 64, 7).stride(2),
         );
         let mut blocks = Vec::new();
+        let mut names = Vec::new();
         let mut cin = 64;
         for (layer, &count) in counts.iter().enumerate() {
             let width = 64 << layer;
@@ -108,6 +111,7 @@ impl ResNet {
                 let stride = if i == 0 && layer > 0 { 2 } else { 1 };
                 let p = root / format!("layer{}", layer + 1) / i;
                 blocks.push(Block::new(&p, bottleneck, cin, width, stride));
+                names.push(format!("layer{}.{i}.", layer + 1));
                 cin = if bottleneck { width * 4 } else { width };
             }
         }
@@ -121,6 +125,7 @@ impl ResNet {
         ResNet {
             stem,
             blocks,
+            names,
             mean,
             std,
         }
@@ -128,14 +133,30 @@ impl ResNet {
 }
 
 impl BackboneImpl for ResNet {
-    fn forward(&self, pixels: &Tensor) -> Result<Tensor, TchError> {
-        let x = pixels.f_sub(&self.mean)?.f_div(&self.std)?;
-        let x = relu(self.stem.forward(&x)?)?;
-        let mut x = x.f_max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)?;
-        for b in &self.blocks {
-            x = b.forward(&x)?;
+    /// Stem (with the max pool), then every residual block.
+    fn units(&self) -> usize {
+        self.blocks.len() + 1
+    }
+
+    fn forward_units(&self, x: &Tensor, from: usize, to: usize) -> Result<Tensor, TchError> {
+        let mut x = x.shallow_clone();
+        for unit in from..to {
+            x = if unit == 0 {
+                let x = x.f_sub(&self.mean)?.f_div(&self.std)?;
+                relu(self.stem.forward(&x)?)?.f_max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)?
+            } else {
+                self.blocks[unit - 1].forward(&x)?
+            };
         }
         Ok(x)
+    }
+
+    fn unit_prefixes(&self, unit: usize) -> Vec<String> {
+        if unit == 0 {
+            vec!["conv1.".into(), "bn1.".into()]
+        } else {
+            vec![self.names[unit - 1].clone()]
+        }
     }
 
     fn fold(&mut self) -> Result<(), TchError> {

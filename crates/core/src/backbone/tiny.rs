@@ -37,12 +37,27 @@ impl TinyCnn {
 }
 
 impl BackboneImpl for TinyCnn {
-    fn forward(&self, pixels: &Tensor) -> Result<Tensor, TchError> {
-        let mut x = pixels.f_div_scalar(127.5)?.f_sub_scalar(1.0)?;
-        for l in &self.layers {
+    fn units(&self) -> usize {
+        self.layers.len()
+    }
+
+    fn forward_units(&self, x: &Tensor, from: usize, to: usize) -> Result<Tensor, TchError> {
+        let mut x = if from == 0 {
+            x.f_div_scalar(127.5)?.f_sub_scalar(1.0)?
+        } else {
+            x.shallow_clone()
+        };
+        for l in &self.layers[from..to] {
             x = relu(l.forward(&x)?)?;
         }
         Ok(x)
+    }
+
+    fn unit_prefixes(&self, unit: usize) -> Vec<String> {
+        vec![
+            format!("features.{}.", 3 * unit),
+            format!("features.{}.", 3 * unit + 1),
+        ]
     }
 
     fn fold(&mut self) -> Result<(), TchError> {

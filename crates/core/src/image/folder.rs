@@ -1,11 +1,9 @@
-//! Folders of images: finding them recursively and decoding them in parallel.
+//! Folders of images: finding them recursively. (Decoding them in parallel is
+//! `lookalike_engine::embed`'s job, batch by batch.)
 
 use std::path::{Path, PathBuf};
 
-use image::RgbImage;
-use rayon::prelude::*;
-
-use super::{decode_file, DecodeLimits, ImageError, Preprocess};
+use super::ImageError;
 
 /// File extensions treated as images when walking a folder (case-insensitive).
 pub const IMAGE_EXTENSIONS: [&str; 9] = [
@@ -41,17 +39,4 @@ fn has_image_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-}
-
-/// Decodes and preprocesses `paths` on rayon's pool, keeping their order; each entry is the
-/// image or the error that names its file.
-pub fn load_images(
-    paths: &[PathBuf],
-    preprocess: &Preprocess,
-    limits: &DecodeLimits,
-) -> Vec<Result<RgbImage, ImageError>> {
-    paths
-        .par_iter()
-        .map(|p| decode_file(p, limits).map(|img| preprocess.apply(&img)))
-        .collect()
 }

@@ -11,5 +11,5 @@ mod preprocess;
 
 pub use augment::augment;
 pub use decode::{decode_bytes, decode_file, DecodeLimits, ImageError};
-pub use folder::{find_images, load_images, IMAGE_EXTENSIONS};
+pub use folder::{find_images, IMAGE_EXTENSIONS};
 pub use preprocess::{to_pixels, Preprocess};

@@ -77,6 +77,12 @@ pub struct TrainingRecord {
     pub batch_size: usize,
     /// Extra augmented views per training image.
     pub augment: usize,
+    /// The backbone's last units fine-tuned (0: frozen).
+    pub fine_tune: usize,
+    /// Dropout on the head's input.
+    pub dropout: f64,
+    /// AdamW's weight decay.
+    pub weight_decay: f64,
     /// Epochs run (early stopping included).
     pub epochs: usize,
     /// The epoch whose weights were kept.
