@@ -2,16 +2,6 @@
 
 use lookalike_e2e::*;
 
-fn fails_with(args: &[&str], needle: &str) {
-    let run = lookalike(args);
-    let (_, stderr) = text(&run);
-    assert!(!run.status.success(), "{args:?} should fail");
-    assert!(
-        stderr.contains(needle),
-        "{args:?}: expected {needle:?} in:\n{stderr}"
-    );
-}
-
 #[test]
 fn a_missing_weights_file_names_the_set_up_command() {
     let dir = tempfile::tempdir().unwrap();

@@ -14,20 +14,26 @@ fn json(args: &[&str]) -> Value {
 }
 
 fn train(data: &Path, out: &Path, seed: &str) -> Value {
-    json(&[
+    train_with(data, out, seed, &["--augment", "1"])
+}
+
+/// `lookalike train` of the tiny CNN with `extra` options, as JSON.
+fn train_with(data: &Path, out: &Path, seed: &str, extra: &[&str]) -> Value {
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = vec![
         "train",
         "--data",
-        data.to_str().unwrap(),
+        d,
         "--out",
-        out.to_str().unwrap(),
+        o,
         "--backbone",
         "tiny",
         "--seed",
         seed,
-        "--augment",
-        "1",
         "--json",
-    ])
+    ];
+    args.extend_from_slice(extra);
+    json(&args)
 }
 
 #[test]
@@ -131,95 +137,35 @@ fn zero_shot_needs_no_training() {
     assert_eq!(eval["pairs"], 48);
 }
 
-fn fails_with(args: &[&str], needle: &str) {
-    let run = lookalike(args);
-    let (_, stderr) = text(&run);
-    assert!(!run.status.success(), "{args:?} should fail");
-    assert!(
-        stderr.contains(needle),
-        "{args:?}: expected {needle:?} in:\n{stderr}"
-    );
-}
-
 #[test]
 fn bad_training_input_gets_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("model");
-    let o = out.to_str().unwrap();
+    let train_fails = |data: &Path, extra: &[&str], needle: &str| {
+        let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+        let mut args = vec!["train", "--data", d, "--out", o, "--backbone", "tiny"];
+        args.extend_from_slice(extra);
+        fails_with(&args, needle);
+    };
     let one = dir.path().join("one");
     shapes_dataset(&one, 1, 5, 3);
-    fails_with(
-        &[
-            "train",
-            "--data",
-            one.to_str().unwrap(),
-            "--out",
-            o,
-            "--backbone",
-            "tiny",
-        ],
-        "at least two classes",
-    );
+    train_fails(&one, &[], "at least two classes");
     let empty_class = dir.path().join("empty");
     shapes_dataset(&empty_class, 2, 5, 3);
     std::fs::create_dir(empty_class.join("zzz")).unwrap();
-    fails_with(
-        &[
-            "train",
-            "--data",
-            empty_class.to_str().unwrap(),
-            "--out",
-            o,
-            "--backbone",
-            "tiny",
-        ],
-        "class \"zzz\" has no images",
-    );
+    train_fails(&empty_class, &[], "class \"zzz\" has no images");
     let good = dir.path().join("good");
     shapes_dataset(&good, 2, 10, 4);
-    let g = good.to_str().unwrap();
     // (A diverging loss is stopped before anything is saved: crates/engine/tests/fit_head.rs.)
-    fails_with(
-        &[
-            "train",
-            "--data",
-            g,
-            "--out",
-            o,
-            "--backbone",
-            "tiny",
-            "--lr=-1",
-        ],
-        "--lr must be a positive number",
+    train_fails(&good, &["--lr=-1"], "--lr must be a positive number");
+    train_fails(&good, &["--lr", "1e36"], "at most 10");
+    train_fails(&good, &["--split", "0.7,0.3"], "three positive fractions");
+    train_fails(
+        &good,
+        &["--fine-tune", "4"],
+        "tiny has 4 units; fine-tune at most 3",
     );
-    fails_with(
-        &[
-            "train",
-            "--data",
-            g,
-            "--out",
-            o,
-            "--backbone",
-            "tiny",
-            "--lr",
-            "1e36",
-        ],
-        "at most 10",
-    );
-    fails_with(
-        &[
-            "train",
-            "--data",
-            g,
-            "--out",
-            o,
-            "--backbone",
-            "tiny",
-            "--split",
-            "0.7,0.3",
-        ],
-        "three positive fractions",
-    );
+    train_fails(&good, &["--head", "cosine"], "unknown head \"cosine\"");
     assert!(
         !out.join("model.json").exists(),
         "no checkpoint after a refused run"
@@ -288,45 +234,18 @@ fn fine_tuning_the_last_units_trains_and_reloads_to_the_same_figures() {
     shapes_dataset(&data, 3, 20, 7);
     let model = dir.path().join("ft");
     let m = model.to_str().unwrap();
-    let out = json(&[
-        "train",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        m,
-        "--backbone",
-        "tiny",
-        "--fine-tune",
+    let out = train_with(
+        &data,
+        &model,
         "2",
-        "--epochs",
-        "8",
-        "--augment",
-        "0",
-        "--seed",
-        "2",
-        "--json",
-    ]);
+        &["--fine-tune", "2", "--epochs", "8", "--augment", "0"],
+    );
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
     assert_eq!(config["training"]["fine_tune"], 2);
     // The saved backbone is no longer the seeded one.
     let frozen = dir.path().join("frozen");
-    json(&[
-        "train",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        frozen.to_str().unwrap(),
-        "--backbone",
-        "tiny",
-        "--epochs",
-        "1",
-        "--augment",
-        "0",
-        "--seed",
-        "2",
-        "--json",
-    ]);
+    train_with(&data, &frozen, "2", &["--epochs", "1", "--augment", "0"]);
     let tensors = |p: &Path| std::fs::read(p.join("backbone.safetensors")).unwrap();
     assert_ne!(
         tensors(&model),

@@ -239,3 +239,14 @@ pub fn shapes_dataset(dir: &Path, classes: usize, per_class: usize, seed: u32) {
         }
     }
 }
+
+/// Runs `lookalike ARGS...`, which must fail with `needle` in its error output.
+pub fn fails_with(args: &[&str], needle: &str) {
+    let run = lookalike(args);
+    let (_, stderr) = text(&run);
+    assert!(!run.status.success(), "{args:?} should fail");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: expected {needle:?} in:\n{stderr}"
+    );
+}

@@ -11,7 +11,12 @@ use clap::{Parser, Subcommand};
 
 /// Explainable visual search: embed, index, search and explain images.
 #[derive(Debug, Parser)]
-#[command(name = "lookalike", version, about, long_about = None)]
+#[command(
+    name = "lookalike",
+    version,
+    about = "Explainable visual search: embed, train, evaluate and compare images",
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

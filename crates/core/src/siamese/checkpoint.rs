@@ -78,10 +78,13 @@ pub struct TrainingRecord {
     /// Extra augmented views per training image.
     pub augment: usize,
     /// The backbone's last units fine-tuned (0: frozen).
+    #[serde(default)]
     pub fine_tune: usize,
     /// Dropout on the head's input.
+    #[serde(default)]
     pub dropout: f64,
     /// AdamW's weight decay.
+    #[serde(default)]
     pub weight_decay: f64,
     /// Epochs run (early stopping included).
     pub epochs: usize,
