@@ -584,11 +584,17 @@ fn augmented_views(
         let done = embed_with(backbone, &paths, opts.embed.batch_size, until, load, |p| {
             on_event(TrainEvent::Embedding { view, progress: p })
         })?;
+        if let Some(s) = done.skipped.first() {
+            // Rows must line up with `train`: an image that decoded before must decode again.
+            return Err(Error::Dataset {
+                path: folder.root.clone(),
+                message: format!("an image changed while training: {}", s.error),
+            });
+        }
         let fresh =
             Tensor::from_slice(&done.vectors).f_view([done.paths.len() as i64, done.dim as i64])?;
         let mut all = pooled.copy();
         let idx = Tensor::from_slice(&train.iter().map(|&i| i as i64).collect::<Vec<_>>());
-        // Every training image decoded before, so it decodes again: rows line up with `train`.
         let _ = all.f_index_copy_(0, &idx, &fresh)?;
         views.push(all);
     }
