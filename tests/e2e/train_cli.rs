@@ -13,6 +13,22 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
+/// `lookalike eval --split test --seed SEED --json` of a trained model.
+fn eval_test_split(model: &str, data: &Path, seed: &str) -> Value {
+    json(&[
+        "eval",
+        "--model",
+        model,
+        "--data",
+        data.to_str().unwrap(),
+        "--split",
+        "test",
+        "--seed",
+        seed,
+        "--json",
+    ])
+}
+
 fn train(data: &Path, out: &Path, seed: &str) -> Value {
     train_with(data, out, seed, &["--augment", "1"])
 }
@@ -83,18 +99,7 @@ fn training_learns_generated_classes_repeatably_and_eval_agrees() {
 
     // eval on the recorded test split with the training seed reproduces the figures.
     let m = m1.to_str().unwrap();
-    let eval = json(&[
-        "eval",
-        "--model",
-        m,
-        "--data",
-        data.to_str().unwrap(),
-        "--split",
-        "test",
-        "--seed",
-        "5",
-        "--json",
-    ]);
+    let eval = eval_test_split(m, &data, "5");
     assert_eq!(eval, first["test"]);
 
     // compare: a disc is closer to another disc than to a square.
@@ -253,18 +258,7 @@ fn fine_tuning_the_last_units_trains_and_reloads_to_the_same_figures() {
         "fine-tuning changed the backbone's weights"
     );
     // Reloaded (batch norms folded for inference), the model gives the recorded test figures.
-    let eval = json(&[
-        "eval",
-        "--model",
-        m,
-        "--data",
-        data.to_str().unwrap(),
-        "--split",
-        "test",
-        "--seed",
-        "2",
-        "--json",
-    ]);
+    let eval = eval_test_split(m, &data, "2");
     for key in ["roc_auc", "pair_accuracy", "map"] {
         let (a, b) = (
             eval[key].as_f64().unwrap(),

@@ -248,8 +248,8 @@ pub fn train(
         crop: opts.embed.preprocess.crop,
         training: None,
     };
-    let head_device = head_on(&vs, backbone.device())?;
-    let model = SimilarityModel::siamese(backbone, head_device.0, head_device.1, config.clone());
+    let (head, head_vs) = head_on(&vs, backbone.device(), config.channels, opts.head)?;
+    let model = SimilarityModel::siamese(backbone, head, head_vs, config.clone());
     let test = evaluate_pooled(&model, &pooled, &folder.labels, &split.test, opts.seed)?;
     config.training = Some(TrainingRecord {
         data: data.display().to_string(),
@@ -631,19 +631,14 @@ fn restore(vs: &VarStore, saved: &[(String, Tensor)]) -> Result<()> {
 }
 
 /// A copy of the trained head on `device`, frozen, for evaluation.
-fn head_on(vs: &VarStore, device: Device) -> Result<(SiameseHead, VarStore)> {
-    let kind_channels = vs
-        .variables()
-        .get("embed.weight")
-        .map(|w| w.size()[1])
-        .unwrap_or(0);
-    let kind = if vs.variables().contains_key("pair.v") {
-        HeadKind::Metric
-    } else {
-        HeadKind::Paper
-    };
+fn head_on(
+    vs: &VarStore,
+    device: Device,
+    channels: i64,
+    kind: HeadKind,
+) -> Result<(SiameseHead, VarStore)> {
     let mut copy = VarStore::new(device);
-    let head = SiameseHead::new(&copy.root(), kind_channels, kind);
+    let head = SiameseHead::new(&copy.root(), channels, kind);
     copy.copy(vs)?;
     copy.freeze();
     Ok((head, copy))
