@@ -11,7 +11,7 @@ WEIGHTS := weights/efficientnet-lite0.safetensors
 BIN     := target/release/lookalike
 DEMO    := index/demo
 
-.PHONY: setup build demo test lint unit bench clean
+.PHONY: setup build demo test lint unit bench clean postgres
 .DELETE_ON_ERROR:
 
 setup: $(VENV)/.installed $(WEIGHTS) .cargo/config.toml build
@@ -47,7 +47,12 @@ lint: setup
 	cargo fmt --all --check
 	cargo clippy --release --workspace --all-targets --quiet -- -D warnings
 
-unit: setup
+# PostgreSQL 15 + pgvector for the pgvector store's tests (Debian packages; pgvector built from
+# Debian's source package). The tests start private servers on loopback.
+postgres:
+	scripts/install-postgres.sh
+
+unit: setup postgres
 	cargo test --release --workspace
 
 test: lint unit

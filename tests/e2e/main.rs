@@ -2,6 +2,7 @@
 //! parity with the PyTorch peer (`scripts/reference.py`).
 
 mod bad_input;
+mod conformance;
 mod embed_cli;
 mod parity;
 mod train_cli;

@@ -4,6 +4,8 @@
 //! The peer is `scripts/reference.py` run by the project's virtual environment (`make setup`
 //! creates it). When it is missing the tests fail with a message that says so: they never skip.
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

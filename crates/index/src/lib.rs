@@ -1,13 +1,37 @@
-//! `lookalike-index`: vectors at rest.
+//! `lookalike-index`: vectors at rest, and the stores that search them.
 //!
-//! Today this crate holds the embedding files that `lookalike embed` writes and that benchmarks
-//! read: [`VectorFile`] in NumPy `.npy` (via the `npyz` crate) or the `.fvecs` format of the
-//! ANN-benchmark datasets, each with a list of source paths beside it. The vector stores
-//! (exact, embedded HNSW + sled, PostgreSQL + pgvector) join it next.
+//! - [`VectorStore`]: the one trait every store implements. Async, batch-based, only our own
+//!   types cross it, and a higher score always means more similar.
+//! - [`FlatStore`]: exact search in memory, the recall reference.
+//! - [`EmbeddedStore`]: hnsw_rs for the graph and sled as the source of truth (ids, vectors,
+//!   metadata, thumbnails, a write log). The graph is a derived dump with a checkpoint sequence:
+//!   reopening loads it and replays newer writes, so a large collection is never rebuilt on open.
+//! - [`PgVectorStore`]: PostgreSQL + pgvector (an HNSW index; filters as SQL), for galleries that
+//!   outgrow one machine (shard it with Citus).
+//! - [`VectorFile`]: the `.npy` / `.fvecs` files that `lookalike embed` writes and benchmarks read.
 //!
-//! Embeddings cross into this crate as plain `&[f32]`: it never links libtorch, so a remote
-//! store or a benchmark tool stays small.
+//! Vectors cross into this crate as plain `f32`: it never links libtorch, so a remote store or a
+//! benchmark tool stays small.
 
+mod embedded;
+mod error;
+mod filter;
+mod flat;
+mod metric;
+mod pgvector;
+mod rank;
+mod store;
 mod vectors;
 
+pub use embedded::{EmbeddedOptions, EmbeddedStore};
+pub use error::{check_vector, StoreError};
+pub use filter::{indexable_pairs, scalar_text, Filter};
+pub use flat::FlatStore;
+pub use metric::Metric;
+pub use pgvector::{redact_url, PgOptions, PgVectorStore};
+pub use rank::TopK;
+pub use store::{
+    Durability, Hit, Metadata, NewPoint, Point, PointId, Query, RebuildReport, StoreInfo,
+    VectorStore,
+};
 pub use vectors::{paths_file_for, read_vectors, write_vectors, VectorFile, Vectors, VectorsError};

@@ -1,0 +1,796 @@
+//! `EmbeddedStore`: hnsw_rs for the graph, sled as the source of truth.
+//!
+//! sled holds every id, vector, metadata object, thumbnail, a secondary index of metadata values
+//! (for filters) and a write log with sequence numbers. Each batch is one sled transaction, and
+//! [`Durability::Flushed`] fsyncs it before the call returns. The graph is derived: reopening
+//! loads its last dump and replays the log entries newer than the dump's checkpoint. A missing or
+//! corrupt dump is rebuilt from sled, with a warning.
+//!
+//! hnsw_rs cannot delete: deleted points become tombstones, filtered out of searches until
+//! [`VectorStore::rebuild`].
+
+mod graph;
+mod records;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+use async_trait::async_trait;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use self::graph::{Graph, GraphParams};
+use self::records::{LogOp, StoredConfig, FORMAT};
+use crate::filter::indexable_pairs;
+use crate::rank::TopK;
+use crate::{
+    check_vector, Durability, Filter, Hit, Metadata, Metric, NewPoint, Point, PointId, Query,
+    RebuildReport, StoreError, StoreInfo, VectorStore,
+};
+
+/// Settings of an embedded store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedOptions {
+    /// HNSW `M` (2..=256). Fixed at creation.
+    pub max_connections: usize,
+    /// HNSW beam width while building. Fixed at creation.
+    pub ef_construction: usize,
+    /// Default beam width while searching.
+    pub ef_search: usize,
+    /// A filter matching at most this many points is answered exactly, not through the graph.
+    pub exact_below: usize,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        EmbeddedOptions {
+            max_connections: 16,
+            ef_construction: 200,
+            ef_search: 64,
+            exact_below: 2048,
+        }
+    }
+}
+
+struct Trees {
+    meta: sled::Tree,
+    vectors: sled::Tree,
+    metadata: sled::Tree,
+    thumbnails: sled::Tree,
+    by_value: sled::Tree,
+    log: sled::Tree,
+    tombstones: sled::Tree,
+}
+
+struct Live {
+    graph: Graph,
+    tombstones: HashSet<PointId>,
+}
+
+/// A collection's vectors on local disk: `DIR/db` (sled) and `DIR/graph` (the HNSW dump).
+pub struct EmbeddedStore {
+    dir: PathBuf,
+    db: sled::Db,
+    trees: Trees,
+    config: StoredConfig,
+    options: EmbeddedOptions,
+    live: RwLock<Live>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("dir", &self.dir)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+impl EmbeddedStore {
+    /// Creates an empty store in `dir` (which must not hold one yet).
+    pub fn create(
+        dir: &Path,
+        dimension: usize,
+        metric: Metric,
+        options: EmbeddedOptions,
+    ) -> Result<Self, StoreError> {
+        let params = GraphParams {
+            max_connections: options.max_connections,
+            ef_construction: options.ef_construction,
+        }
+        .validate()?;
+        if dimension == 0 {
+            return Err(StoreError::Invalid(
+                "a store needs a dimension of at least 1".into(),
+            ));
+        }
+        if dir.join("db").exists() {
+            return Err(StoreError::Mismatch(format!(
+                "a vector store already exists at {}",
+                dir.display()
+            )));
+        }
+        let config = StoredConfig {
+            format: FORMAT.into(),
+            version: 1,
+            dimension,
+            metric,
+            max_connections: params.max_connections,
+            ef_construction: params.ef_construction,
+        };
+        let db = open_db(dir)?;
+        let meta = db.open_tree("meta").map_err(|e| sled_err(dir, e))?;
+        let json = serde_json::to_vec(&config).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        meta.insert("config", json).map_err(|e| sled_err(dir, e))?;
+        db.flush().map_err(|e| sled_err(dir, e))?;
+        drop(meta);
+        drop(db);
+        Self::open(dir, options)
+    }
+
+    /// Opens the store in `dir`: loads the graph dump and replays newer writes, or rebuilds the
+    /// graph from sled when the dump is missing or corrupt (see [`StoreInfo::warnings`]).
+    pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self, StoreError> {
+        if !dir.join("db").exists() {
+            return Err(StoreError::Missing {
+                path: dir.to_path_buf(),
+            });
+        }
+        let db = open_db(dir)?;
+        let tree = |name: &str| db.open_tree(name).map_err(|e| sled_err(dir, e));
+        let trees = Trees {
+            meta: tree("meta")?,
+            vectors: tree("vectors")?,
+            metadata: tree("metadata")?,
+            thumbnails: tree("thumbnails")?,
+            by_value: tree("by_value")?,
+            log: tree("log")?,
+            tombstones: tree("tombstones")?,
+        };
+        let raw = trees
+            .meta
+            .get("config")
+            .map_err(|e| sled_err(dir, e))?
+            .ok_or_else(|| StoreError::Corrupt {
+                path: dir.to_path_buf(),
+                key: "config".into(),
+                message: "missing".into(),
+            })?;
+        let config: StoredConfig =
+            serde_json::from_slice(&raw).map_err(|e| StoreError::Corrupt {
+                path: dir.to_path_buf(),
+                key: "config".into(),
+                message: e.to_string(),
+            })?;
+        if config.format != FORMAT || config.version != 1 {
+            return Err(StoreError::Mismatch(format!(
+                "{} holds a {} v{} store; this build reads {FORMAT} v1",
+                dir.display(),
+                config.format,
+                config.version
+            )));
+        }
+        let mut tombstones = HashSet::new();
+        for kv in trees.tombstones.iter() {
+            let (k, _) = kv.map_err(|e| sled_err(dir, e))?;
+            tombstones.extend(records::key_id(&k));
+        }
+        let store = EmbeddedStore {
+            dir: dir.to_path_buf(),
+            db,
+            trees,
+            options,
+            live: RwLock::new(Live {
+                graph: Graph::new(params_of(&config), config.metric, 0),
+                tombstones,
+            }),
+            config,
+            warnings: Mutex::new(Vec::new()),
+        };
+        store.load_graph()?;
+        Ok(store)
+    }
+
+    /// Opens the store in `dir`, creating it if there is none.
+    pub fn open_or_create(
+        dir: &Path,
+        dimension: usize,
+        metric: Metric,
+        options: EmbeddedOptions,
+    ) -> Result<Self, StoreError> {
+        if dir.join("db").exists() {
+            let store = Self::open(dir, options)?;
+            if store.config.dimension != dimension || store.config.metric != metric {
+                return Err(StoreError::Mismatch(format!(
+                    "the store at {} holds {}-dimensional {} vectors, not {dimension}-dimensional {metric}",
+                    dir.display(),
+                    store.config.dimension,
+                    store.config.metric
+                )));
+            }
+            Ok(store)
+        } else {
+            Self::create(dir, dimension, metric, options)
+        }
+    }
+
+    /// The folder of the graph dump.
+    fn graph_dir(&self) -> PathBuf {
+        self.dir.join("graph")
+    }
+
+    fn sled(&self, e: sled::Error) -> StoreError {
+        sled_err(&self.dir, e)
+    }
+
+    fn warn(&self, message: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message);
+    }
+
+    fn current_seq(&self) -> Result<u64, StoreError> {
+        let raw = self.trees.meta.get("next_seq").map_err(|e| self.sled(e))?;
+        Ok(records::counter(raw.as_deref()).saturating_sub(1))
+    }
+
+    /// Dump + replay, or a rebuild from sled.
+    fn load_graph(&self) -> Result<(), StoreError> {
+        let dir = self.graph_dir();
+        let params = params_of(&self.config);
+        match Graph::load(&dir, params, self.config.metric, self.config.dimension) {
+            Ok(Some((graph, checkpoint))) => {
+                let mut replay = Vec::new();
+                let mut deleted = Vec::new();
+                let from = (checkpoint.seq + 1).to_be_bytes();
+                for kv in self.trees.log.range(from..) {
+                    let (k, v) = kv.map_err(|e| self.sled(e))?;
+                    match LogOp::decode(&v) {
+                        Some(LogOp::Insert(id)) => {
+                            if let Some(vector) = self.vector_of(id)? {
+                                replay.push((id, vector));
+                            }
+                        }
+                        Some(LogOp::Delete(id)) => deleted.push(id),
+                        None => {
+                            return Err(StoreError::Corrupt {
+                                path: self.dir.clone(),
+                                key: format!("log {:?}", records::key_id(&k)),
+                                message: "unknown operation".into(),
+                            })
+                        }
+                    }
+                }
+                // A point added and deleted after the dump is not in the graph, nor needed.
+                let deleted: HashSet<PointId> = deleted.into_iter().collect();
+                replay.retain(|(id, _)| !deleted.contains(id));
+                graph.insert(&replay);
+                self.live_mut().graph = graph;
+                Ok(())
+            }
+            Ok(None) => self.rebuild_graph(false).map(|_| ()),
+            Err(reason) => {
+                self.warn(format!(
+                    "the HNSW graph dump is unusable ({reason}); rebuilt it from sled"
+                ));
+                self.rebuild_graph(false).map(|_| ())
+            }
+        }
+    }
+
+    /// A new graph from every live vector in sled; with `drop_tombstones`, also forgets them.
+    fn rebuild_graph(&self, drop_tombstones: bool) -> Result<RebuildReport, StoreError> {
+        let mut live = self.live_mut();
+        let mut points = Vec::new();
+        for kv in self.trees.vectors.iter() {
+            let (k, v) = kv.map_err(|e| self.sled(e))?;
+            let id = records::key_id(&k).unwrap_or_default();
+            let vector = records::bytes_vector(&v, self.config.dimension).ok_or_else(|| {
+                StoreError::Corrupt {
+                    path: self.dir.clone(),
+                    key: format!("vector {id}"),
+                    message: format!(
+                        "{} bytes for a {}-dimensional vector",
+                        v.len(),
+                        self.config.dimension
+                    ),
+                }
+            })?;
+            points.push((id, vector));
+        }
+        let graph = Graph::new(params_of(&self.config), self.config.metric, points.len());
+        graph.insert(&points);
+        let removed = live.tombstones.len() as u64;
+        if drop_tombstones {
+            self.trees.tombstones.clear().map_err(|e| self.sled(e))?;
+            live.tombstones.clear();
+        }
+        live.graph = graph;
+        self.dump_locked(&live)?;
+        Ok(RebuildReport {
+            points: points.len() as u64,
+            removed_tombstones: if drop_tombstones { removed } else { 0 },
+        })
+    }
+
+    /// Writes the graph dump, then drops the log entries it covers.
+    fn dump_locked(&self, live: &Live) -> Result<(), StoreError> {
+        let seq = self.current_seq()?;
+        self.db.flush().map_err(|e| self.sled(e))?;
+        live.graph.dump(
+            &self.graph_dir(),
+            seq,
+            self.config.metric,
+            self.config.dimension,
+        )?;
+        let keys: Vec<_> = self
+            .trees
+            .log
+            .range(..=seq.to_be_bytes())
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sled(e))?;
+        for k in keys {
+            self.trees.log.remove(k).map_err(|e| self.sled(e))?;
+        }
+        self.db.flush().map_err(|e| self.sled(e))?;
+        Ok(())
+    }
+
+    fn live(&self) -> std::sync::RwLockReadGuard<'_, Live> {
+        self.live.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn live_mut(&self) -> std::sync::RwLockWriteGuard<'_, Live> {
+        self.live.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn vector_of(&self, id: PointId) -> Result<Option<Vec<f32>>, StoreError> {
+        let Some(raw) = self
+            .trees
+            .vectors
+            .get(records::id_key(id))
+            .map_err(|e| self.sled(e))?
+        else {
+            return Ok(None);
+        };
+        records::bytes_vector(&raw, self.config.dimension)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt {
+                path: self.dir.clone(),
+                key: format!("vector {id}"),
+                message: "wrong length".into(),
+            })
+    }
+
+    fn metadata_of(&self, id: PointId) -> Result<Option<Metadata>, StoreError> {
+        let Some(raw) = self
+            .trees
+            .metadata
+            .get(records::id_key(id))
+            .map_err(|e| self.sled(e))?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&raw)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                path: self.dir.clone(),
+                key: format!("metadata {id}"),
+                message: e.to_string(),
+            })
+    }
+
+    fn finish(&self, durability: Durability) -> Result<(), StoreError> {
+        if durability == Durability::Flushed {
+            self.db.flush().map_err(|e| self.sled(e))?;
+        }
+        Ok(())
+    }
+
+    fn matching_ids(&self, filter: &Filter) -> Result<Vec<PointId>, StoreError> {
+        if filter.is_empty() {
+            return self
+                .trees
+                .vectors
+                .iter()
+                .keys()
+                .map(|k| k.map(|k| records::key_id(&k).unwrap_or_default()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.sled(e));
+        }
+        let mut result: Option<Vec<PointId>> = None;
+        for (key, value) in &filter.equals {
+            let ids: Vec<PointId> = self
+                .trees
+                .by_value
+                .scan_prefix(records::value_prefix(key, value))
+                .keys()
+                .map(|k| k.map(|k| records::key_id(&k).unwrap_or_default()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.sled(e))?;
+            result = Some(match result {
+                None => ids,
+                Some(prev) => {
+                    let set: HashSet<PointId> = ids.into_iter().collect();
+                    prev.into_iter().filter(|id| set.contains(id)).collect()
+                }
+            });
+        }
+        let mut ids = result.unwrap_or_default();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    fn exact(
+        &self,
+        query: &[f32],
+        ids: &[PointId],
+        want: usize,
+    ) -> Result<Vec<(PointId, f32)>, StoreError> {
+        let metric = self.config.metric;
+        let mut top = TopK::new(want);
+        for &id in ids {
+            if let Some(v) = self.vector_of(id)? {
+                top.push(id, metric.score(metric.distance(query, &v)));
+            }
+        }
+        Ok(top.into_sorted())
+    }
+
+    fn search_one(&self, q: &Query, live: &Live, total: u64) -> Result<Vec<Hit>, StoreError> {
+        check_vector(self.config.dimension, &q.vector)?;
+        let metric = self.config.metric;
+        let vector = metric.prepare(q.vector.clone());
+        let want = q.k + q.offset;
+        if want == 0 {
+            return Ok(Vec::new());
+        }
+        let ef = q.ef.unwrap_or(self.options.ef_search).max(want);
+        let scored: Vec<(PointId, f32)> = if q.filter.is_empty() {
+            let found = if live.tombstones.is_empty() {
+                live.graph.search(&vector, want, ef, None)
+            } else {
+                let keep = |id: PointId| !live.tombstones.contains(&id);
+                live.graph.search(&vector, want, ef, Some(&keep))
+            };
+            if found.len() < want.min(total as usize) {
+                // The graph came up short (many tombstones): answer exactly.
+                let ids = self.matching_ids(&Filter::none())?;
+                self.exact(&vector, &ids, want)?
+            } else {
+                found
+                    .into_iter()
+                    .map(|(id, d)| (id, metric.score(d)))
+                    .collect()
+            }
+        } else {
+            let ids = self.matching_ids(&q.filter)?;
+            if ids.len() <= self.options.exact_below.max(want) {
+                self.exact(&vector, &ids, want)?
+            } else {
+                // Widen the beam in proportion to the filter's selectivity.
+                let widen = (total as usize).div_ceil(ids.len().max(1)).clamp(1, 16);
+                let keep = |id: PointId| ids.binary_search(&id).is_ok();
+                let found = live.graph.search(&vector, want, ef * widen, Some(&keep));
+                if found.len() < want {
+                    self.exact(&vector, &ids, want)?
+                } else {
+                    found
+                        .into_iter()
+                        .map(|(id, d)| (id, metric.score(d)))
+                        .collect()
+                }
+            }
+        };
+        let mut scored = scored;
+        crate::rank::sort_scored(&mut scored);
+        let mut hits = Vec::with_capacity(q.k);
+        for (id, score) in scored.into_iter().skip(q.offset).take(q.k) {
+            let Some(metadata) = self.metadata_of(id)? else {
+                continue; // deleted between the graph search and now
+            };
+            let vector = if q.with_vectors {
+                self.vector_of(id)?
+            } else {
+                None
+            };
+            hits.push(Hit {
+                id,
+                score,
+                metadata,
+                vector,
+            });
+        }
+        Ok(hits)
+    }
+
+    fn points(&self) -> Result<u64, StoreError> {
+        let raw = self.trees.meta.get("points").map_err(|e| self.sled(e))?;
+        Ok(records::counter(raw.as_deref()))
+    }
+}
+
+fn params_of(config: &StoredConfig) -> GraphParams {
+    GraphParams {
+        max_connections: config.max_connections,
+        ef_construction: config.ef_construction,
+    }
+}
+
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(dir.join("db"))
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                StoreError::Sled {
+                    path: dir.to_path_buf(),
+                    message: "it is open in another process (sled holds a lock on it)".into(),
+                }
+            }
+            other => sled_err(dir, other),
+        })
+}
+
+fn sled_err(dir: &Path, e: sled::Error) -> StoreError {
+    StoreError::Sled {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn tx_err(e: TransactionError<StoreError>, dir: &Path) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => sled_err(dir, e),
+    }
+}
+
+fn bump(
+    meta: &sled::transaction::TransactionalTree,
+    key: &str,
+    by: u64,
+    sub: bool,
+) -> TxResult<u64> {
+    let now = records::counter(meta.get(key)?.as_deref());
+    let next = if sub {
+        now.saturating_sub(by)
+    } else {
+        now + by
+    };
+    meta.insert(key, &next.to_be_bytes())?;
+    Ok(now)
+}
+
+/// Reserves `n` log sequence numbers and returns the first. Sequences start at 1, so that a
+/// checkpoint at 0 means "before every write".
+fn take_seqs(meta: &sled::transaction::TransactionalTree, n: u64) -> TxResult<u64> {
+    let first = records::counter(meta.get("next_seq")?.as_deref()).max(1);
+    meta.insert("next_seq", &(first + n).to_be_bytes())?;
+    Ok(first)
+}
+
+#[async_trait]
+impl VectorStore for EmbeddedStore {
+    async fn info(&self) -> Result<StoreInfo, StoreError> {
+        Ok(StoreInfo {
+            kind: "embedded".into(),
+            location: self.dir.display().to_string(),
+            dimension: self.config.dimension,
+            metric: self.config.metric,
+            points: self.points()?,
+            tombstones: self.live().tombstones.len() as u64,
+            warnings: self
+                .warnings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        })
+    }
+
+    async fn insert(
+        &self,
+        points: Vec<NewPoint>,
+        durability: Durability,
+    ) -> Result<Vec<PointId>, StoreError> {
+        if points.is_empty() {
+            return Ok(Vec::new());
+        }
+        for p in &points {
+            check_vector(self.config.dimension, &p.vector)?;
+        }
+        let metric = self.config.metric;
+        let points: Vec<NewPoint> = points
+            .into_iter()
+            .map(|p| NewPoint {
+                vector: metric.prepare(p.vector),
+                ..p
+            })
+            .collect();
+        let encoded: Vec<(Vec<u8>, Vec<u8>)> = points
+            .iter()
+            .map(|p| {
+                let meta = serde_json::to_vec(&p.metadata)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                Ok((records::vector_bytes(&p.vector), meta))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let live = self.live_mut();
+        let t = &self.trees;
+        let n = points.len() as u64;
+        let ids = (
+            &t.meta,
+            &t.vectors,
+            &t.metadata,
+            &t.thumbnails,
+            &t.by_value,
+            &t.log,
+        )
+            .transaction(|(meta, vectors, metadata, thumbnails, by_value, log)| {
+                let first_id = bump(meta, "next_id", n, false)?;
+                let first_seq = take_seqs(meta, n)?;
+                bump(meta, "points", n, false)?;
+                let mut ids = Vec::with_capacity(points.len());
+                for (i, (p, (vec_bytes, meta_bytes))) in points.iter().zip(&encoded).enumerate() {
+                    let id = first_id + i as u64;
+                    let key = records::id_key(id);
+                    vectors.insert(&key, vec_bytes.as_slice())?;
+                    metadata.insert(&key, meta_bytes.as_slice())?;
+                    if let Some(thumb) = &p.thumbnail {
+                        thumbnails.insert(&key, thumb.as_slice())?;
+                    }
+                    for (k, v) in indexable_pairs(&p.metadata) {
+                        by_value.insert(records::value_key(&k, &v, id), &[])?;
+                    }
+                    let seq = first_seq + i as u64;
+                    log.insert(&seq.to_be_bytes(), &LogOp::Insert(id).encode())?;
+                    ids.push(id);
+                }
+                Ok(ids)
+            })
+            .map_err(|e| tx_err(e, &self.dir))?;
+        self.finish(durability)?;
+        let batch: Vec<(PointId, Vec<f32>)> = ids
+            .iter()
+            .copied()
+            .zip(points.into_iter().map(|p| p.vector))
+            .collect();
+        live.graph.insert(&batch);
+        Ok(ids)
+    }
+
+    async fn delete(&self, ids: &[PointId], durability: Durability) -> Result<u64, StoreError> {
+        let mut live = self.live_mut();
+        let t = &self.trees;
+        let removed = (
+            &t.meta,
+            &t.vectors,
+            &t.metadata,
+            &t.thumbnails,
+            &t.by_value,
+            &t.log,
+            &t.tombstones,
+        )
+            .transaction(
+                |(meta, vectors, metadata, thumbnails, by_value, log, tombstones)| {
+                    let mut removed = Vec::new();
+                    for &id in ids {
+                        let key = records::id_key(id);
+                        if vectors.remove(&key)?.is_none() {
+                            continue;
+                        }
+                        if let Some(old) = metadata.remove(&key)? {
+                            let old: Metadata = serde_json::from_slice(&old).unwrap_or_default();
+                            for (k, v) in indexable_pairs(&old) {
+                                by_value.remove(records::value_key(&k, &v, id))?;
+                            }
+                        }
+                        thumbnails.remove(&key)?;
+                        tombstones.insert(&key, &[])?;
+                        let seq = take_seqs(meta, 1)?;
+                        log.insert(&seq.to_be_bytes(), &LogOp::Delete(id).encode())?;
+                        removed.push(id);
+                    }
+                    bump(meta, "points", removed.len() as u64, true)?;
+                    Ok(removed)
+                },
+            )
+            .map_err(|e| tx_err(e, &self.dir))?;
+        self.finish(durability)?;
+        live.tombstones.extend(removed.iter().copied());
+        Ok(removed.len() as u64)
+    }
+
+    async fn set_metadata(
+        &self,
+        updates: Vec<(PointId, Metadata)>,
+        durability: Durability,
+    ) -> Result<u64, StoreError> {
+        let _live = self.live_mut();
+        let t = &self.trees;
+        let n = (&t.metadata, &t.by_value)
+            .transaction(|(metadata, by_value)| {
+                let mut n = 0;
+                for (id, new) in &updates {
+                    let key = records::id_key(*id);
+                    let Some(old) = metadata.get(key)? else {
+                        continue;
+                    };
+                    let old: Metadata = serde_json::from_slice(&old).unwrap_or_default();
+                    for (k, v) in indexable_pairs(&old) {
+                        by_value.remove(records::value_key(&k, &v, *id))?;
+                    }
+                    for (k, v) in indexable_pairs(new) {
+                        by_value.insert(records::value_key(&k, &v, *id), &[])?;
+                    }
+                    let bytes = serde_json::to_vec(new).map_err(|e| {
+                        ConflictableTransactionError::Abort(StoreError::Invalid(e.to_string()))
+                    })?;
+                    metadata.insert(&key, bytes)?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+            .map_err(|e| tx_err(e, &self.dir))?;
+        self.finish(durability)?;
+        Ok(n)
+    }
+
+    async fn get(&self, ids: &[PointId]) -> Result<Vec<Point>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let (Some(vector), Some(metadata)) = (self.vector_of(id)?, self.metadata_of(id)?)
+            else {
+                continue;
+            };
+            let thumbnail = self
+                .trees
+                .thumbnails
+                .get(records::id_key(id))
+                .map_err(|e| self.sled(e))?
+                .map(|v| v.to_vec());
+            out.push(Point {
+                id,
+                vector,
+                metadata,
+                thumbnail,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn ids(&self, filter: &Filter) -> Result<Vec<PointId>, StoreError> {
+        self.matching_ids(filter)
+    }
+
+    async fn search(&self, queries: &[Query]) -> Result<Vec<Vec<Hit>>, StoreError> {
+        let live = self.live();
+        let total = self.points()?;
+        queries
+            .iter()
+            .map(|q| self.search_one(q, &live, total))
+            .collect()
+    }
+
+    async fn rebuild(&self) -> Result<RebuildReport, StoreError> {
+        let report = self.rebuild_graph(true)?;
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        Ok(report)
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        // Exclusive: no write may slip between the checkpoint sequence and the dump.
+        let live = self.live_mut();
+        self.dump_locked(&live)
+    }
+}

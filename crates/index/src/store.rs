@@ -1,0 +1,166 @@
+//! The `VectorStore` trait and the types that cross it.
+//!
+//! Only our own types cross the trait: a backend's errors, ids and distances stay inside its
+//! module. Requests are batches, a higher score always means more similar, and writes say how
+//! durable they must be before they return.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{Filter, Metric, StoreError};
+
+/// A point's id. Ids are assigned by the store, grow monotonically and are never reused, so a
+/// deleted id never comes back.
+pub type PointId = u64;
+
+/// Per-image metadata: a JSON object (`label`, `path`, `sha256`, anything the user adds).
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+/// What to add: the vector, its metadata and an optional small thumbnail (encoded image bytes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPoint {
+    /// The vector, of the store's dimension.
+    pub vector: Vec<f32>,
+    /// Its metadata.
+    pub metadata: Metadata,
+    /// A small encoded image (JPEG or PNG), if any.
+    pub thumbnail: Option<Vec<u8>>,
+}
+
+/// A stored point, as [`VectorStore::get`] returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Its id.
+    pub id: PointId,
+    /// The vector.
+    pub vector: Vec<f32>,
+    /// Its metadata.
+    pub metadata: Metadata,
+    /// Its thumbnail, if one was stored.
+    pub thumbnail: Option<Vec<u8>>,
+}
+
+/// How durable a write must be before the call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// On disk (fsynced, or committed by the database): survives a crash or a SIGKILL.
+    #[default]
+    Flushed,
+    /// Applied, but may be lost by a crash in the next moments (bulk loads that flush at the end).
+    Buffered,
+}
+
+/// One search: the `k` best points after skipping `offset`, among those matching `filter`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The query vector.
+    pub vector: Vec<f32>,
+    /// How many hits to return at most.
+    pub k: usize,
+    /// How many of the best hits to skip first (paging).
+    pub offset: usize,
+    /// Only points whose metadata match.
+    pub filter: Filter,
+    /// The HNSW beam width (`ef`); `None` for the store's default.
+    pub ef: Option<usize>,
+    /// Whether hits carry their vectors (for exact re-ranking).
+    pub with_vectors: bool,
+}
+
+impl Query {
+    /// The `k` nearest points to `vector`, unfiltered.
+    pub fn nearest(vector: Vec<f32>, k: usize) -> Self {
+        Query {
+            vector,
+            k,
+            offset: 0,
+            filter: Filter::default(),
+            ef: None,
+            with_vectors: false,
+        }
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The point's id.
+    pub id: PointId,
+    /// Higher is more similar (see [`Metric::score`]).
+    pub score: f32,
+    /// Its metadata.
+    pub metadata: Metadata,
+    /// Its vector, when the query asked for it.
+    pub vector: Option<Vec<f32>>,
+}
+
+/// What a store says about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreInfo {
+    /// `flat`, `embedded` or `pgvector`.
+    pub kind: String,
+    /// Where it lives (a folder, or a URL without its password).
+    pub location: String,
+    /// The vectors' dimension.
+    pub dimension: usize,
+    /// The distance.
+    pub metric: Metric,
+    /// Live points.
+    pub points: u64,
+    /// Deleted points still taking room in the graph, until a rebuild.
+    pub tombstones: u64,
+    /// Things the user should know (e.g. a corrupt graph dump that was rebuilt from sled).
+    pub warnings: Vec<String>,
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebuildReport {
+    /// Live points in the new index.
+    pub points: u64,
+    /// Tombstones removed.
+    pub removed_tombstones: u64,
+}
+
+/// A collection's vectors: exact ([`crate::FlatStore`]), embedded HNSW + sled
+/// ([`crate::EmbeddedStore`]) or PostgreSQL + pgvector ([`crate::PgVectorStore`]).
+///
+/// Every implementation passes the same conformance suite (`tests/conformance.rs`).
+#[async_trait]
+pub trait VectorStore: Send + Sync {
+    /// Its kind, place, size and warnings.
+    async fn info(&self) -> Result<StoreInfo, StoreError>;
+
+    /// Adds points and returns their new ids, in order. The whole batch is stored, or none of it.
+    async fn insert(
+        &self,
+        points: Vec<NewPoint>,
+        durability: Durability,
+    ) -> Result<Vec<PointId>, StoreError>;
+
+    /// Deletes points; returns how many existed. Unknown ids are not an error.
+    async fn delete(&self, ids: &[PointId], durability: Durability) -> Result<u64, StoreError>;
+
+    /// Replaces the metadata of existing points; returns how many existed.
+    async fn set_metadata(
+        &self,
+        updates: Vec<(PointId, Metadata)>,
+        durability: Durability,
+    ) -> Result<u64, StoreError>;
+
+    /// The points with these ids that exist, in the order asked.
+    async fn get(&self, ids: &[PointId]) -> Result<Vec<Point>, StoreError>;
+
+    /// Ids of the live points whose metadata match `filter`, ascending.
+    async fn ids(&self, filter: &Filter) -> Result<Vec<PointId>, StoreError>;
+
+    /// Runs a batch of searches. Each answer is sorted by descending score (ties by id), holds
+    /// `min(k, matching − offset)` hits, and never a deleted point.
+    async fn search(&self, queries: &[Query]) -> Result<Vec<Vec<Hit>>, StoreError>;
+
+    /// Drops tombstones and rebuilds the index from the stored vectors.
+    async fn rebuild(&self) -> Result<RebuildReport, StoreError>;
+
+    /// Makes everything written so far durable, including derived data such as a graph dump.
+    async fn flush(&self) -> Result<(), StoreError>;
+}

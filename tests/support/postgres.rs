@@ -1,0 +1,127 @@
+//! A private PostgreSQL + pgvector server on loopback, for the tests that need a real one.
+//!
+//! `make test` installs PostgreSQL 15 and builds pgvector (`scripts/install-postgres.sh`). Each
+//! [`PgServer`] runs `initdb` in a temporary folder, starts the server on a free port of
+//! 127.0.0.1 and stops it, by its data folder, when dropped. Without the binaries the tests fail
+//! with a message that says how to install them: they never skip.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A running server; stopped on drop.
+#[derive(Debug)]
+pub struct PgServer {
+    dir: tempfile::TempDir,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl PgServer {
+    /// Initialises and starts a server, with the `vector` extension available.
+    pub fn start() -> PgServer {
+        let bin = Path::new(PG_BIN);
+        assert!(
+            bin.join("initdb").exists()
+                && Path::new("/usr/share/postgresql/15/extension/vector.control").exists(),
+            "PostgreSQL 15 with pgvector is not installed: run scripts/install-postgres.sh \
+             (make test does)"
+        );
+        let as_postgres = is_root();
+        let dir = tempfile::Builder::new()
+            .prefix("lookalike-pg")
+            .tempdir()
+            .expect("a temporary folder");
+        if as_postgres {
+            // initdb refuses to run as root: the data folder belongs to the postgres user.
+            run(Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(dir.path()));
+        }
+        let data = dir.path().join("data");
+        let port = free_port();
+        let server = PgServer {
+            dir,
+            port,
+            as_postgres,
+        };
+        run(server.pg("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ]));
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off",
+            server.dir.path().display()
+        );
+        run(server
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-w", "-l"])
+            .arg(server.dir.path().join("log"))
+            .args(["-o", &options, "start"]));
+        server
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn pg(&self, tool: &str) -> Command {
+        let exe = Path::new(PG_BIN).join(tool);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let _ = self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("PostgreSQL tool runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
