@@ -4,5 +4,6 @@
 mod bad_input;
 mod conformance;
 mod embed_cli;
+mod index_cli;
 mod parity;
 mod train_cli;

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "lookalike",
     version,
-    about = "Explainable visual search: embed, train, evaluate and compare images",
+    about = "Explainable visual search: embed, train, evaluate, compare, index and search images",
     long_about = None
 )]
 struct Cli {
@@ -32,6 +32,10 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Compare two images: similarity, distance and the decision.
     Compare(commands::compare::CompareArgs),
+    /// Manage collections: create, add, rm, info, rebuild.
+    Index(commands::index::IndexArgs),
+    /// Find the images of a collection most like a query image.
+    Search(commands::search::SearchArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Index(args) => commands::index::run(args),
+        Command::Search(args) => commands::search::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

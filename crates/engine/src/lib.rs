@@ -6,10 +6,15 @@
 //!   on validation ROC AUC, written as a checkpoint folder.
 //! - [`evaluate`]: pair and retrieval metrics of any model on any labelled folder.
 //!
-//! Collections (a model + a vector store + metadata) and search land here next. The engine ties
+//! - [`collection`]: a model + a vector store + metadata and thumbnails under one name:
+//!   incremental adds (by content hash), deletes, metadata updates, rebuilds, and search that
+//!   re-ranks the store's candidates with the model's exact head.
+//!
+//! The engine ties
 //! `lookalike-core` (pixels → tensors, the model) to `lookalike-index` (vectors at rest); the
 //! server and the CLI stay thin over it.
 
+pub mod collection;
 pub mod embed;
 pub mod evaluate;
 pub mod train;

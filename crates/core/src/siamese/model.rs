@@ -176,6 +176,24 @@ impl SimilarityModel {
         })
     }
 
+    /// The pair head's weights `w`, bias `b` and kind, for comparing embeddings outside
+    /// libtorch (a vector index re-ranking its candidates); `None` for zero-shot.
+    pub fn pair_head(&self) -> Result<Option<(Vec<f32>, f64, super::HeadKind)>> {
+        match &self.comparer {
+            Comparer::ZeroShot => Ok(None),
+            Comparer::Siamese { head, .. } => {
+                let w = tch::no_grad(|| head.pair_weights())?
+                    .f_to_device(Device::Cpu)?
+                    .f_to_kind(Kind::Float)?;
+                Ok(Some((
+                    Vec::<f32>::try_from(&w)?,
+                    head.pair_bias(),
+                    head.kind(),
+                )))
+            }
+        }
+    }
+
     /// Embeds float pixels `[N, 3, H, W]` (backbone, then [`SimilarityModel::embed`]).
     pub fn embed_pixels(&self, pixels: &Tensor) -> Result<Tensor> {
         let pooled = tch::no_grad(|| self.backbone.features(pixels))?.pooled;

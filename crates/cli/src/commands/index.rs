@@ -1,0 +1,286 @@
+//! `lookalike index create|add|rm|info|rebuild`: collections of images, built by operators.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use lookalike_core::{parse_device, BackboneKind};
+use lookalike_engine::collection::{AddEvent, AddOptions, Collection, ModelRef, StoreRef};
+use lookalike_index::PointId;
+
+use super::progress;
+
+/// Where collections live.
+#[derive(Debug, Args, Clone)]
+pub struct DataDirArgs {
+    /// The folder that holds the collections.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "LOOKALIKE_DATA_DIR",
+        default_value = "index"
+    )]
+    pub data_dir: PathBuf,
+    /// Where the network runs: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl DataDirArgs {
+    /// Opens collection `name` with its own model.
+    pub async fn open(&self, name: &str) -> anyhow::Result<Collection> {
+        let device = parse_device(&self.device)?;
+        Collection::open(&self.data_dir, name, device)
+            .await
+            .with_context(|| format!("opening collection {name:?}"))
+    }
+}
+
+/// Manage collections.
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    #[command(subcommand)]
+    command: IndexCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum IndexCommand {
+    /// Create an empty collection bound to a model and a store.
+    Create(CreateArgs),
+    /// Add images (files or folders, recursively); files already indexed are skipped.
+    Add(AddArgs),
+    /// Delete images by id.
+    Rm(RmArgs),
+    /// Show a collection's model, store, size and warnings.
+    Info(InfoArgs),
+    /// Drop deleted images for good and rebuild the index from the stored vectors.
+    Rebuild(NameArgs),
+}
+
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// The collection's name (letters, digits, '-', '_').
+    name: String,
+    /// A model folder written by `lookalike train`, or `zero-shot`.
+    #[arg(long, value_name = "MODEL_DIR|zero-shot")]
+    model: String,
+    /// For zero-shot: the backbone.
+    #[arg(long, default_value = "efficientnet-lite0", value_parser = BackboneKind::parse)]
+    backbone: BackboneKind,
+    /// For zero-shot: the backbone's weights file (default: the set-up's).
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
+    /// For zero-shot with the tiny test backbone: its seed.
+    #[arg(long, default_value_t = 0)]
+    seed: i64,
+    /// Where the vectors live: embedded (hnsw_rs + sled, in the collection's folder) or
+    /// pgvector (a PostgreSQL table; needs --url).
+    #[arg(long, default_value = "embedded", value_parser = ["embedded", "pgvector"])]
+    store: String,
+    /// PostgreSQL URL for --store pgvector, e.g. postgres://user@host:5432/db.
+    #[arg(long)]
+    url: Option<String>,
+    /// HNSW links per node (M) for the embedded store, 2 to 256.
+    #[arg(long, default_value_t = 16)]
+    m: usize,
+    /// HNSW beam width while building, for the embedded store.
+    #[arg(long, default_value_t = 200)]
+    ef_construction: usize,
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+#[derive(Debug, Args)]
+struct AddArgs {
+    /// The collection.
+    name: String,
+    /// Image files or folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Images per batch (one forward pass, one durable store write).
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Print `added ID PATH` for each image once it is stored durably.
+    #[arg(long, short)]
+    verbose: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+#[derive(Debug, Args)]
+struct RmArgs {
+    /// The collection.
+    name: String,
+    /// Ids to delete.
+    #[arg(required = true)]
+    ids: Vec<PointId>,
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+#[derive(Debug, Args)]
+struct InfoArgs {
+    /// The collection.
+    name: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+#[derive(Debug, Args)]
+struct NameArgs {
+    /// The collection.
+    name: String,
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+/// Runs `lookalike index ...`.
+pub fn run(args: IndexArgs) -> anyhow::Result<()> {
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        match args.command {
+            IndexCommand::Create(a) => create(a).await,
+            IndexCommand::Add(a) => add(a).await,
+            IndexCommand::Rm(a) => rm(a).await,
+            IndexCommand::Info(a) => info(a).await,
+            IndexCommand::Rebuild(a) => rebuild(a).await,
+        }
+    })
+}
+
+/// The model a `--model` option names.
+pub fn model_ref(
+    model: &str,
+    backbone: BackboneKind,
+    weights: Option<&Path>,
+    seed: i64,
+) -> anyhow::Result<ModelRef> {
+    if model == "zero-shot" {
+        ModelRef::zero_shot(backbone, weights, seed).context("reading the zero-shot weights")
+    } else {
+        ModelRef::siamese(Path::new(model)).with_context(|| format!("reading the model {model}"))
+    }
+}
+
+async fn create(a: CreateArgs) -> anyhow::Result<()> {
+    let device = parse_device(&a.data.device)?;
+    let model = model_ref(&a.model, a.backbone, a.weights.as_deref(), a.seed)?;
+    let store = match (a.store.as_str(), a.url) {
+        ("pgvector", Some(url)) => StoreRef::Pgvector { url },
+        ("pgvector", None) => anyhow::bail!("--store pgvector needs --url postgres://..."),
+        (_, Some(_)) => anyhow::bail!("--url is only for --store pgvector"),
+        _ => StoreRef::Embedded {
+            max_connections: a.m,
+            ef_construction: a.ef_construction,
+        },
+    };
+    let collection = Collection::create(&a.data.data_dir, &a.name, model, store, device)
+        .await
+        .with_context(|| format!("creating collection {:?}", a.name))?;
+    let info = collection.info().await?;
+    println!(
+        "created collection {:?} in {}: {}, {} store, {}-dimensional {} vectors",
+        info.name,
+        info.dir.display(),
+        info.model,
+        info.store.kind,
+        info.store.dimension,
+        info.store.metric
+    );
+    Ok(())
+}
+
+async fn add(a: AddArgs) -> anyhow::Result<()> {
+    let collection = a.data.open(&a.name).await?;
+    let hidden = a.quiet || a.json;
+    let mut bar = progress::bar(0, "adding", true);
+    let options = AddOptions {
+        batch_size: a.batch.max(1),
+        ..AddOptions::default()
+    };
+    let report = collection
+        .add(&a.paths, options, |event| match event {
+            AddEvent::Planned { found, new } => {
+                bar = progress::bar(new, "adding", hidden);
+                if !hidden {
+                    bar.println(format!(
+                        "{found} images found, {new} new, {} already indexed",
+                        found - new
+                    ));
+                }
+            }
+            AddEvent::Added(batch) => {
+                bar.inc(batch.len() as u64);
+                if a.verbose {
+                    for (id, path) in batch {
+                        bar.suspend(|| println!("added {id} {}", path.display()));
+                    }
+                }
+            }
+            AddEvent::Skipped(e) => bar.suspend(|| eprintln!("skipped: {e}")),
+        })
+        .await
+        .with_context(|| format!("adding to collection {:?}", a.name))?;
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "added {} images to {:?} ({} already indexed, {} skipped)",
+            report.added,
+            a.name,
+            report.already_indexed,
+            report.skipped.len()
+        );
+    }
+    Ok(())
+}
+
+async fn rm(a: RmArgs) -> anyhow::Result<()> {
+    let collection = a.data.open(&a.name).await?;
+    let n = collection.remove(&a.ids).await?;
+    println!("deleted {n} of {} ids from {:?}", a.ids.len(), a.name);
+    Ok(())
+}
+
+async fn info(a: InfoArgs) -> anyhow::Result<()> {
+    let collection = a.data.open(&a.name).await?;
+    let info = collection.info().await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+        return Ok(());
+    }
+    println!("collection  {}", info.name);
+    println!("folder      {}", info.dir.display());
+    println!("model       {}", info.model);
+    println!("threshold   {}", info.threshold);
+    println!("store       {} at {}", info.store.kind, info.store.location);
+    println!(
+        "vectors     {} × {} ({})",
+        info.store.points, info.store.dimension, info.store.metric
+    );
+    println!("tombstones  {}", info.store.tombstones);
+    for w in &info.store.warnings {
+        println!("warning     {w}");
+    }
+    Ok(())
+}
+
+async fn rebuild(a: NameArgs) -> anyhow::Result<()> {
+    let collection = a.data.open(&a.name).await?;
+    let report = collection.rebuild().await?;
+    println!(
+        "rebuilt {:?}: {} images, {} deleted ones dropped",
+        a.name, report.points, report.removed_tombstones
+    );
+    Ok(())
+}

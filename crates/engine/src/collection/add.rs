@@ -1,0 +1,240 @@
+//! Adding images to a collection: find, hash, skip what is there, embed, store with metadata
+//! and a thumbnail, batch by batch, each batch durable before it is reported.
+
+use std::collections::HashSet;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use image::{DynamicImage, RgbImage};
+use lookalike_core::image::{decode_file, find_images};
+use lookalike_core::{DecodeLimits, ImageError, Preprocess};
+use lookalike_index::{Durability, Filter, Metadata, NewPoint, PointId};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{Collection, CollectionError};
+use crate::embed::{embed_with, Skipped};
+
+/// How to add.
+#[derive(Debug, Clone, Copy)]
+pub struct AddOptions {
+    /// Images per forward pass and per store transaction.
+    pub batch_size: usize,
+    /// Longest side of the stored thumbnails, in pixels (0: none).
+    pub thumbnail_size: u32,
+    /// Decoding limits.
+    pub limits: DecodeLimits,
+}
+
+impl Default for AddOptions {
+    fn default() -> Self {
+        AddOptions {
+            batch_size: 32,
+            thumbnail_size: 128,
+            limits: DecodeLimits::default(),
+        }
+    }
+}
+
+/// What happened, as it happens.
+#[derive(Debug)]
+pub enum AddEvent<'a> {
+    /// Files found, and how many are new.
+    Planned {
+        /// Image files found.
+        found: usize,
+        /// Not indexed yet.
+        new: usize,
+    },
+    /// A batch is stored durably: these images are in the collection.
+    Added(&'a [(PointId, PathBuf)]),
+    /// A file was left out.
+    Skipped(&'a ImageError),
+}
+
+/// The outcome of an add.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct AddReport {
+    /// Image files found.
+    pub found: usize,
+    /// Images added.
+    pub added: usize,
+    /// Files already in the collection (same content).
+    pub already_indexed: usize,
+    /// Files that could not be used, with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// A file to add: where, its content hash, its class folder.
+struct Pending {
+    path: PathBuf,
+    sha256: String,
+    label: Option<String>,
+}
+
+fn sha256_of(path: &Path) -> Result<String, ImageError> {
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+fn thumbnail(img: &RgbImage, size: u32) -> Option<Vec<u8>> {
+    if size == 0 {
+        return None;
+    }
+    let small = DynamicImage::ImageRgb8(img.clone()).thumbnail(size, size);
+    let mut out = Cursor::new(Vec::new());
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85);
+    small.to_rgb8().write_with_encoder(encoder).ok()?;
+    Some(out.into_inner())
+}
+
+impl Collection {
+    /// Adds every image under `paths` (files or folders, recursively). Files whose content is
+    /// already indexed are skipped; the folder holding each image is recorded as its `label`.
+    /// Each batch is durable before [`AddEvent::Added`] reports it, so an interrupted add loses
+    /// at most the batch in flight, and running it again completes the rest.
+    pub async fn add(
+        &self,
+        paths: &[PathBuf],
+        options: AddOptions,
+        mut on_event: impl FnMut(AddEvent<'_>),
+    ) -> Result<AddReport, CollectionError> {
+        let mut report = AddReport::default();
+        let mut files = Vec::new();
+        for root in paths {
+            if !root.exists() {
+                return Err(CollectionError::Invalid(format!(
+                    "{}: no such file or folder",
+                    root.display()
+                )));
+            }
+            files.extend(find_images(root)?);
+        }
+        report.found = files.len();
+        let hashed: Vec<(PathBuf, Result<String, ImageError>)> = files
+            .into_par_iter()
+            .map(|p| {
+                let h = sha256_of(&p);
+                (p, h)
+            })
+            .collect();
+        let mut pending = Vec::new();
+        let mut seen = HashSet::new();
+        for (path, hash) in hashed {
+            let sha256 = match hash {
+                Ok(h) => h,
+                Err(e) => {
+                    on_event(AddEvent::Skipped(&e));
+                    report.skipped.push(e.to_string());
+                    continue;
+                }
+            };
+            let filter = Filter {
+                equals: vec![("sha256".into(), sha256.clone())],
+            };
+            if !seen.insert(sha256.clone()) || !self.store.ids(&filter).await?.is_empty() {
+                report.already_indexed += 1;
+                continue;
+            }
+            let path = std::path::absolute(&path).unwrap_or(path);
+            let label = path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned());
+            pending.push(Pending {
+                path,
+                sha256,
+                label,
+            });
+        }
+        on_event(AddEvent::Planned {
+            found: report.found,
+            new: pending.len(),
+        });
+        let preprocess = self.preprocess();
+        for batch in pending.chunks(options.batch_size.max(1)) {
+            let added = self
+                .add_batch(batch, &options, &preprocess, &mut report, &mut on_event)
+                .await?;
+            on_event(AddEvent::Added(&added));
+        }
+        self.store.flush().await?;
+        Ok(report)
+    }
+
+    async fn add_batch(
+        &self,
+        batch: &[Pending],
+        options: &AddOptions,
+        preprocess: &Preprocess,
+        report: &mut AddReport,
+        on_event: &mut impl FnMut(AddEvent<'_>),
+    ) -> Result<Vec<(PointId, PathBuf)>, CollectionError> {
+        let paths: Vec<PathBuf> = batch.iter().map(|p| p.path.clone()).collect();
+        let thumbs = Mutex::new(vec![None; batch.len()]);
+        let sizes = Mutex::new(vec![(0u32, 0u32); batch.len()]);
+        let load = |i: usize, path: &Path| {
+            let img = decode_file(path, &options.limits)?;
+            if let Ok(mut t) = thumbs.lock() {
+                t[i] = thumbnail(&img, options.thumbnail_size);
+            }
+            if let Ok(mut s) = sizes.lock() {
+                s[i] = img.dimensions();
+            }
+            Ok(preprocess.apply(&img))
+        };
+        let embedded = embed_with(
+            self.model.backbone(),
+            &paths,
+            batch.len(),
+            None,
+            load,
+            |_| {},
+        )?;
+        for Skipped { error } in &embedded.skipped {
+            on_event(AddEvent::Skipped(error));
+            report.skipped.push(error.to_string());
+        }
+        if embedded.paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = embedded.paths.len() as i64;
+        let pooled = tch::Tensor::from_slice(&embedded.vectors)
+            .f_view([rows, embedded.dim as i64])?
+            .f_to_device(self.model.backbone().device())?;
+        let e = tch::no_grad(|| self.model.embed(&pooled))?
+            .f_to_device(tch::Device::Cpu)?
+            .f_contiguous()?;
+        let e: Vec<f32> = Vec::try_from(&e.f_view([-1])?)?;
+        let width = e.len() / embedded.paths.len();
+        let thumbs = thumbs.into_inner().unwrap_or_default();
+        let sizes = sizes.into_inner().unwrap_or_default();
+        let mut points = Vec::with_capacity(embedded.paths.len());
+        for (row, path) in embedded.paths.iter().enumerate() {
+            let i = batch.iter().position(|p| &p.path == path).unwrap_or(row);
+            let item = &batch[i];
+            let mut metadata = Metadata::new();
+            metadata.insert("path".into(), json!(path.display().to_string()));
+            metadata.insert("sha256".into(), json!(item.sha256));
+            if let Some(label) = &item.label {
+                metadata.insert("label".into(), json!(label));
+            }
+            metadata.insert("width".into(), json!(sizes[i].0));
+            metadata.insert("height".into(), json!(sizes[i].1));
+            points.push(NewPoint {
+                vector: self.space.vector(&e[row * width..(row + 1) * width]),
+                metadata,
+                thumbnail: thumbs[i].clone(),
+            });
+        }
+        let ids = self.store.insert(points, Durability::Flushed).await?;
+        report.added += ids.len();
+        Ok(ids.into_iter().zip(embedded.paths).collect())
+    }
+}

@@ -1,0 +1,197 @@
+//! `collection.json`: what a collection is bound to (a model, a store) and how to find it again.
+
+use std::path::{Path, PathBuf};
+
+use lookalike_core::backbone::{self, BackboneConfig};
+use lookalike_core::{weights, BackboneKind, SimilarityModel};
+use lookalike_index::Metric;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::CollectionError;
+
+/// The format name in `collection.json`.
+pub const FORMAT: &str = "lookalike-collection";
+/// The file that describes a collection.
+pub const CONFIG_FILE: &str = "collection.json";
+
+/// The model a collection was built with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRef {
+    /// A trained model folder (absolute), or `None` for zero-shot.
+    pub path: Option<PathBuf>,
+    /// The backbone (for zero-shot; a trained model's folder names its own).
+    pub backbone: BackboneKind,
+    /// Zero-shot weights file, if not the set-up's default.
+    pub weights: Option<PathBuf>,
+    /// Seed of the tiny test backbone's random weights.
+    pub seed: i64,
+    /// SHA-256 over the model's files: a changed model cannot search an old index.
+    pub fingerprint: String,
+}
+
+impl ModelRef {
+    /// A trained model folder.
+    pub fn siamese(dir: &Path) -> Result<Self, CollectionError> {
+        let dir = std::path::absolute(dir).map_err(|e| CollectionError::io(dir, e))?;
+        let config = lookalike_core::siamese::checkpoint::read_config(&dir)?;
+        let mut me = ModelRef {
+            path: Some(dir),
+            backbone: config.backbone,
+            weights: None,
+            seed: 0,
+            fingerprint: String::new(),
+        };
+        me.fingerprint = me.compute_fingerprint()?;
+        Ok(me)
+    }
+
+    /// Zero-shot over a backbone.
+    pub fn zero_shot(
+        backbone: BackboneKind,
+        weights: Option<&Path>,
+        seed: i64,
+    ) -> Result<Self, CollectionError> {
+        let weights = weights::resolve(backbone, weights)
+            .map(|w| std::path::absolute(&w).map_err(|e| CollectionError::io(&w, e)))
+            .transpose()?;
+        let mut me = ModelRef {
+            path: None,
+            backbone,
+            weights,
+            seed,
+            fingerprint: String::new(),
+        };
+        me.fingerprint = me.compute_fingerprint()?;
+        Ok(me)
+    }
+
+    /// `siamese <dir>` or `zero-shot (<backbone>)`.
+    pub fn describe(&self) -> String {
+        match &self.path {
+            Some(p) => format!("{} ({})", p.display(), self.backbone),
+            None => format!("zero-shot ({})", self.backbone),
+        }
+    }
+
+    /// SHA-256 over the files that decide the model's outputs.
+    pub fn compute_fingerprint(&self) -> Result<String, CollectionError> {
+        let mut hash = Sha256::new();
+        match &self.path {
+            Some(dir) => {
+                hash.update(b"siamese\0");
+                for file in ["model.json", "head.safetensors", "backbone.safetensors"] {
+                    let path = dir.join(file);
+                    hash.update(std::fs::read(&path).map_err(|e| CollectionError::io(&path, e))?);
+                }
+            }
+            None => {
+                hash.update(format!("zero-shot\0{}\0{}\0", self.backbone, self.seed));
+                if let Some(w) = &self.weights {
+                    hash.update(std::fs::read(w).map_err(|e| CollectionError::io(w, e))?);
+                }
+            }
+        }
+        Ok(format!("{:x}", hash.finalize()))
+    }
+
+    /// Loads the model, after checking that its files still have the recorded fingerprint.
+    pub fn load(&self, device: tch::Device) -> Result<SimilarityModel, CollectionError> {
+        let now = self.compute_fingerprint()?;
+        if now != self.fingerprint {
+            return Err(CollectionError::ModelChanged {
+                model: self.describe(),
+            });
+        }
+        Ok(match &self.path {
+            Some(dir) => SimilarityModel::load(dir, device)?,
+            None => {
+                let backbone = backbone::load(&BackboneConfig {
+                    kind: self.backbone,
+                    weights: self.weights.as_deref(),
+                    device,
+                    inference: true,
+                    seed: self.seed,
+                })?;
+                SimilarityModel::zero_shot(backbone, None)
+            }
+        })
+    }
+}
+
+/// Where a collection's vectors live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum StoreRef {
+    /// hnsw_rs + sled in the collection's folder.
+    Embedded {
+        /// HNSW `M`.
+        max_connections: usize,
+        /// HNSW `ef_construction`.
+        ef_construction: usize,
+    },
+    /// A PostgreSQL table.
+    Pgvector {
+        /// The connection URL.
+        url: String,
+    },
+}
+
+/// Everything `collection.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionConfig {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Version 1.
+    pub version: u32,
+    /// The collection's name.
+    pub name: String,
+    /// The model.
+    pub model: ModelRef,
+    /// The store.
+    pub store: StoreRef,
+    /// Index vector length.
+    pub dimension: usize,
+    /// Index metric.
+    pub metric: Metric,
+    /// Seconds since the Unix epoch at creation.
+    pub created: u64,
+}
+
+impl CollectionConfig {
+    /// Reads `DIR/collection.json`.
+    pub fn read(dir: &Path, name: &str) -> Result<Self, CollectionError> {
+        let path = dir.join(CONFIG_FILE);
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CollectionError::Unknown {
+                    name: name.into(),
+                    dir: dir.parent().unwrap_or(dir).to_path_buf(),
+                })
+            }
+            Err(e) => return Err(CollectionError::io(&path, e)),
+        };
+        let config: CollectionConfig = serde_json::from_slice(&text)
+            .map_err(|e| CollectionError::Invalid(format!("{}: {e}", path.display())))?;
+        if config.format != FORMAT || config.version != 1 {
+            return Err(CollectionError::Invalid(format!(
+                "{} is a {} v{} file; this build reads {FORMAT} v1",
+                path.display(),
+                config.format,
+                config.version
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Writes `DIR/collection.json` atomically.
+    pub fn write(&self, dir: &Path) -> Result<(), CollectionError> {
+        let path = dir.join(CONFIG_FILE);
+        let tmp = dir.join(format!("{CONFIG_FILE}.tmp"));
+        let json =
+            serde_json::to_vec_pretty(self).map_err(|e| CollectionError::Invalid(e.to_string()))?;
+        std::fs::write(&tmp, json).map_err(|e| CollectionError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| CollectionError::io(&path, e))
+    }
+}

@@ -1,0 +1,291 @@
+//! Collections: a model, a vector store, per-image metadata and thumbnails, under one name.
+//!
+//! A collection lives in `DATA_DIR/NAME/`: `collection.json` (the model it was built with, by
+//! path and fingerprint, and where its vectors are) and, for the embedded store, `store/`.
+//! Adding is incremental (files already indexed are recognised by their SHA-256), deleting
+//! leaves tombstones until [`Collection::rebuild`], and every search re-ranks the store's
+//! candidates with the model's exact head.
+
+mod add;
+mod config;
+mod error;
+mod search;
+mod space;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lookalike_core::SimilarityModel;
+use lookalike_index::{
+    Durability, EmbeddedOptions, EmbeddedStore, Metadata, PgOptions, PgVectorStore, PointId,
+    RebuildReport, StoreInfo, VectorStore,
+};
+use serde::Serialize;
+
+pub use add::{AddEvent, AddOptions, AddReport};
+pub use config::{CollectionConfig, ModelRef, StoreRef, CONFIG_FILE};
+pub use error::CollectionError;
+pub use search::{SearchHit, SearchRequest};
+pub use space::Space;
+
+/// An open collection: its config, its model (loaded) and its store (connected).
+pub struct Collection {
+    dir: PathBuf,
+    config: CollectionConfig,
+    model: SimilarityModel,
+    space: Space,
+    store: Box<dyn VectorStore>,
+}
+
+impl std::fmt::Debug for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection")
+            .field("dir", &self.dir)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// What `lookalike index info` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct CollectionInfo {
+    /// The name.
+    pub name: String,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The model, in words.
+    pub model: String,
+    /// The model's fingerprint.
+    pub fingerprint: String,
+    /// The decision threshold on `d`.
+    pub threshold: f64,
+    /// The store's own report (kind, size, tombstones, warnings).
+    pub store: StoreInfo,
+}
+
+/// Checks a collection name: 1 to 50 letters, digits, `-` or `_`.
+pub fn check_name(name: &str) -> Result<(), CollectionError> {
+    let ok = !name.is_empty()
+        && name.len() <= 50
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(CollectionError::Invalid(format!(
+            "bad collection name {name:?}: use 1 to 50 letters, digits, '-' or '_'"
+        )))
+    }
+}
+
+impl Collection {
+    /// Creates collection `name` in `data_dir`, bound to `model` and a new store.
+    pub async fn create(
+        data_dir: &Path,
+        name: &str,
+        model: ModelRef,
+        store: StoreRef,
+        device: tch::Device,
+    ) -> Result<Self, CollectionError> {
+        check_name(name)?;
+        let dir = data_dir.join(name);
+        if dir.join(CONFIG_FILE).exists() {
+            return Err(CollectionError::Exists {
+                name: name.into(),
+                dir: data_dir.to_path_buf(),
+            });
+        }
+        let loaded = model.load(device)?;
+        let space = Space::of(&loaded)?;
+        let dimension = match &space {
+            Space::ZeroShot => loaded.backbone().channels() as usize,
+            _ => lookalike_core::siamese::EMBEDDING_DIM as usize,
+        };
+        let config = CollectionConfig {
+            format: config::FORMAT.into(),
+            version: 1,
+            name: name.into(),
+            model,
+            store,
+            dimension,
+            metric: space.metric(),
+            created: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| CollectionError::io(&dir, e))?;
+        let store = match open_store(&dir, &config, true).await {
+            Ok(s) => s,
+            Err(e) => {
+                // Leave nothing half-made behind.
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        config.write(&dir)?;
+        Ok(Collection {
+            dir,
+            config,
+            model: loaded,
+            space,
+            store,
+        })
+    }
+
+    /// Opens collection `name` in `data_dir` with the model it was built with.
+    pub async fn open(
+        data_dir: &Path,
+        name: &str,
+        device: tch::Device,
+    ) -> Result<Self, CollectionError> {
+        check_name(name)?;
+        let dir = data_dir.join(name);
+        let config = CollectionConfig::read(&dir, name)?;
+        let model = config.model.load(device)?;
+        Self::assemble(dir, config, model).await
+    }
+
+    /// Opens collection `name` with `model`, which must be the one it was built with.
+    pub async fn open_with(
+        data_dir: &Path,
+        name: &str,
+        model: ModelRef,
+        device: tch::Device,
+    ) -> Result<Self, CollectionError> {
+        check_name(name)?;
+        let dir = data_dir.join(name);
+        let config = CollectionConfig::read(&dir, name)?;
+        if model.fingerprint != config.model.fingerprint {
+            return Err(CollectionError::OtherModel {
+                name: name.into(),
+                expected: config.model.describe(),
+                got: model.describe(),
+            });
+        }
+        let loaded = model.load(device)?;
+        Self::assemble(dir, config, loaded).await
+    }
+
+    async fn assemble(
+        dir: PathBuf,
+        config: CollectionConfig,
+        model: SimilarityModel,
+    ) -> Result<Self, CollectionError> {
+        let space = Space::of(&model)?;
+        let store = open_store(&dir, &config, false).await?;
+        Ok(Collection {
+            dir,
+            config,
+            model,
+            space,
+            store,
+        })
+    }
+
+    /// Its config.
+    pub fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+
+    /// Its model.
+    pub fn model(&self) -> &SimilarityModel {
+        &self.model
+    }
+
+    /// How its model resizes and crops images.
+    pub fn preprocess(&self) -> lookalike_core::Preprocess {
+        self.model
+            .config()
+            .map(|c| c.preprocess())
+            .unwrap_or_default()
+    }
+
+    /// Its store.
+    pub fn store(&self) -> &dyn VectorStore {
+        self.store.as_ref()
+    }
+
+    /// Name, model, size and warnings.
+    pub async fn info(&self) -> Result<CollectionInfo, CollectionError> {
+        Ok(CollectionInfo {
+            name: self.config.name.clone(),
+            dir: self.dir.clone(),
+            model: self.config.model.describe(),
+            fingerprint: self.config.model.fingerprint.clone(),
+            threshold: self.model.threshold(),
+            store: self.store.info().await?,
+        })
+    }
+
+    /// Deletes images by id; returns how many existed.
+    pub async fn remove(&self, ids: &[PointId]) -> Result<u64, CollectionError> {
+        Ok(self.store.delete(ids, Durability::Flushed).await?)
+    }
+
+    /// Merges `patch` into an image's metadata (a `null` value removes the key); returns whether
+    /// the image exists.
+    pub async fn update_metadata(
+        &self,
+        id: PointId,
+        patch: Metadata,
+    ) -> Result<bool, CollectionError> {
+        let Some(point) = self.store.get(&[id]).await?.pop() else {
+            return Ok(false);
+        };
+        let mut metadata = point.metadata;
+        for (k, v) in patch {
+            if v.is_null() {
+                metadata.remove(&k);
+            } else {
+                metadata.insert(k, v);
+            }
+        }
+        Ok(self
+            .store
+            .set_metadata(vec![(id, metadata)], Durability::Flushed)
+            .await?
+            == 1)
+    }
+
+    /// Drops tombstones and rebuilds the index from the stored vectors.
+    pub async fn rebuild(&self) -> Result<RebuildReport, CollectionError> {
+        Ok(self.store.rebuild().await?)
+    }
+}
+
+async fn open_store(
+    dir: &Path,
+    config: &CollectionConfig,
+    create: bool,
+) -> Result<Box<dyn VectorStore>, CollectionError> {
+    Ok(match &config.store {
+        StoreRef::Embedded {
+            max_connections,
+            ef_construction,
+        } => {
+            let options = EmbeddedOptions {
+                max_connections: *max_connections,
+                ef_construction: *ef_construction,
+                ..EmbeddedOptions::default()
+            };
+            let path = dir.join("store");
+            Box::new(if create {
+                EmbeddedStore::create(&path, config.dimension, config.metric, options)?
+            } else {
+                EmbeddedStore::open(&path, options)?
+            })
+        }
+        StoreRef::Pgvector { url } => Box::new(
+            PgVectorStore::connect(
+                url,
+                &config.name,
+                config.dimension,
+                config.metric,
+                PgOptions::default(),
+            )
+            .await?,
+        ),
+    })
+}

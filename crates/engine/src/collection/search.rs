@@ -1,0 +1,123 @@
+//! Query by image: embed the query, ask the store for candidates, re-rank them with the model's
+//! exact head, page.
+
+use std::path::Path;
+
+use lookalike_core::image::{decode_file, to_pixels};
+use lookalike_core::DecodeLimits;
+use lookalike_index::{Filter, Metadata, PointId, Query};
+use serde::Serialize;
+
+use super::{Collection, CollectionError};
+
+/// What to search for.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// Hits to return.
+    pub k: usize,
+    /// Best hits to skip first (paging).
+    pub offset: usize,
+    /// Only images whose metadata match.
+    pub filter: Filter,
+    /// HNSW beam width; `None` for the store's default.
+    pub ef: Option<usize>,
+}
+
+/// One match.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// The image's id in the collection.
+    pub id: PointId,
+    /// Its file, as it was added.
+    pub path: String,
+    /// The store's score (higher is more similar; its scale depends on the metric).
+    pub score: f32,
+    /// The model's similarity `s = 1 − d`, in [0, 1].
+    pub similarity: f64,
+    /// The model's decision: `d < threshold`.
+    pub same: bool,
+    /// Its metadata (`label`, `sha256`, `width`, `height`, and the user's own keys).
+    pub metadata: Metadata,
+}
+
+impl Collection {
+    /// The index vector of an image file.
+    pub fn vector_of_image(&self, path: &Path) -> Result<Vec<f32>, CollectionError> {
+        let img = decode_file(path, &DecodeLimits::default())?;
+        let preprocess = self.preprocess();
+        let pixels =
+            to_pixels(&[preprocess.apply(&img)])?.f_to_device(self.model.backbone().device())?;
+        let e = self
+            .model
+            .embed_pixels(&pixels)?
+            .f_to_device(tch::Device::Cpu)?;
+        let e: Vec<f32> = Vec::try_from(&e.f_view([-1])?)?;
+        Ok(self.space.vector(&e))
+    }
+
+    /// The images most like the one at `path`.
+    pub async fn search_image(
+        &self,
+        path: &Path,
+        request: &SearchRequest,
+    ) -> Result<Vec<SearchHit>, CollectionError> {
+        let vector = self.vector_of_image(path)?;
+        self.search_vector(vector, request).await
+    }
+
+    /// The images nearest an index vector, re-ranked by the exact head.
+    pub async fn search_vector(
+        &self,
+        vector: Vec<f32>,
+        request: &SearchRequest,
+    ) -> Result<Vec<SearchHit>, CollectionError> {
+        let want = request.k + request.offset;
+        if want == 0 {
+            return Ok(Vec::new());
+        }
+        let query = Query {
+            vector: vector.clone(),
+            k: self.space.candidates(want),
+            offset: 0,
+            filter: request.filter.clone(),
+            ef: request.ef,
+            with_vectors: true,
+        };
+        let candidates = self.store.search(&[query]).await?.pop().unwrap_or_default();
+        let threshold = self.model.threshold();
+        let mut hits: Vec<(f64, SearchHit)> = candidates
+            .into_iter()
+            .map(|h| {
+                let d = h
+                    .vector
+                    .as_ref()
+                    .map(|x| self.space.distance(&vector, x))
+                    .unwrap_or(1.0);
+                let path = h
+                    .metadata
+                    .get("path")
+                    .and_then(|p| p.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                (
+                    d,
+                    SearchHit {
+                        id: h.id,
+                        path,
+                        score: h.score,
+                        similarity: 1.0 - d,
+                        same: d < threshold,
+                        metadata: h.metadata,
+                    },
+                )
+            })
+            .collect();
+        hits.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
+        Ok(hits
+            .into_iter()
+            .skip(request.offset)
+            .take(request.k)
+            .map(|(_, h)| h)
+            .collect())
+    }
+}
