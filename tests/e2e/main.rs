@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod conformance;
+mod crash;
 mod embed_cli;
 mod index_cli;
 mod parity;

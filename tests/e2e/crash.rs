@@ -1,0 +1,182 @@
+//! Crash safety: `lookalike index add` killed with SIGKILL at random moments, many times. Every
+//! image whose add was acknowledged (`added ID PATH`, printed once its batch is durable) must be
+//! there and found by search; nothing may be corrupt; re-running the add completes the rest.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lookalike_e2e::{lookalike, lookalike_bin, shapes_dataset, text};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+/// Runs a command that must succeed without warnings (a warning would mean a corrupt dump).
+fn json(args: &[&str]) -> Value {
+    let run = lookalike(args);
+    let (stdout, stderr) = text(&run);
+    assert!(run.status.success(), "{args:?} failed:\n{stderr}");
+    assert!(!stderr.contains("warning"), "{args:?} warned:\n{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}\n{stdout}"))
+}
+
+#[test]
+fn sigkilled_adds_lose_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("shapes");
+    shapes_dataset(&images, 6, 40, 5);
+    let total = 240u64;
+    let data = dir.path().join("data");
+    let (d, imgs) = (data.to_str().unwrap(), images.to_str().unwrap());
+    let create = [
+        "index",
+        "create",
+        "crash",
+        "--model",
+        "zero-shot",
+        "--backbone",
+        "tiny",
+    ];
+    let run = lookalike(&[&create[..], &["--data-dir", d]].concat());
+    assert!(run.status.success(), "{}", text(&run).1);
+
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut acked: HashMap<String, u64> = HashMap::new(); // path → id
+    let mut kills = 0;
+    for round in 0..12 {
+        let mut child = Command::new(lookalike_bin())
+            .args([
+                "index",
+                "add",
+                "crash",
+                imgs,
+                "--data-dir",
+                d,
+                "--batch",
+                "4",
+                "-v",
+                "-q",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = Duration::from_millis(rng.random_range(100..1200));
+        let start = Instant::now();
+        let mut finished = false;
+        while start.elapsed() < delay {
+            if child.try_wait().unwrap().is_some() {
+                finished = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if !finished {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        for line in out.lines() {
+            // `added ID PATH` (the closing summary, "added N images to ...", is not one).
+            let Some((id, path)) = line.strip_prefix("added ").and_then(|r| r.split_once(' '))
+            else {
+                continue;
+            };
+            if path.starts_with('/') {
+                let before = acked.insert(path.to_string(), id.parse().unwrap());
+                assert!(before.is_none(), "{path} acknowledged twice");
+            }
+        }
+
+        // Reopen: nothing corrupt, every acknowledged image there.
+        let info = json(&["index", "info", "crash", "--data-dir", d, "--json"]);
+        let points = info["store"]["points"].as_u64().unwrap();
+        assert!(
+            points >= acked.len() as u64,
+            "round {round}: {points} stored, {} acknowledged",
+            acked.len()
+        );
+        assert!(points <= total);
+        eprintln!(
+            "round {round}: {} after {delay:?}: {} acknowledged, {points} stored",
+            if finished { "finished" } else { "killed" },
+            acked.len()
+        );
+        let query = acked
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| format!("{imgs}/disc/000.png"));
+        let hits = json(&[
+            "search",
+            "crash",
+            &query,
+            "--data-dir",
+            d,
+            "--json",
+            "-k",
+            "1000",
+        ]);
+        let found: HashMap<&str, u64> = hits["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| (h["path"].as_str().unwrap(), h["id"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(
+            found.len() as u64,
+            points,
+            "round {round}: search sees every stored image"
+        );
+        for (path, id) in &acked {
+            assert_eq!(
+                found.get(path.as_str()),
+                Some(id),
+                "round {round}: acknowledged {path} lost"
+            );
+        }
+        if let Some(top) = hits["hits"].as_array().unwrap().first() {
+            if acked.contains_key(&query) {
+                assert_eq!(top["path"], query.as_str(), "an image finds itself first");
+            }
+        }
+    }
+    assert!(
+        kills >= 5,
+        "only {kills} adds were killed: the test did not test much"
+    );
+
+    // Running the add to the end completes the rest, without duplicates.
+    let report = json(&["index", "add", "crash", imgs, "--data-dir", d, "--json"]);
+    assert_eq!(report["found"], total);
+    let info = json(&["index", "info", "crash", "--data-dir", d, "--json"]);
+    assert_eq!(info["store"]["points"], total);
+    let hits = json(&[
+        "search",
+        "crash",
+        &format!("{imgs}/ring/001.png"),
+        "--data-dir",
+        d,
+        "--json",
+        "-k",
+        "1000",
+    ]);
+    let paths: std::collections::HashSet<&str> = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len() as u64, total);
+    for path in acked.keys() {
+        assert!(paths.contains(path.as_str()));
+    }
+}
