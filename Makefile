@@ -11,7 +11,7 @@ WEIGHTS := weights/efficientnet-lite0.safetensors
 BIN     := target/release/lookalike
 DEMO    := index/demo
 
-.PHONY: setup build demo test lint unit bench clean postgres
+.PHONY: setup build demo test lint unit bench bench-ann clean postgres
 .DELETE_ON_ERROR:
 
 setup: $(VENV)/.installed $(WEIGHTS) .cargo/config.toml build
@@ -59,6 +59,9 @@ test: lint unit
 
 bench: setup
 	$(PY) scripts/bench_embed.py
+
+bench-ann: setup
+	$(PY) scripts/bench_ann.py
 
 clean:
 	rm -rf target $(VENV) weights .cargo/config.toml $(DEMO)

@@ -127,6 +127,33 @@ fn workflow(data: &str, name: &str, images: &Path, store: &[&str]) {
     assert_eq!(ids(&one), vec![hits[7]["id"].as_u64().unwrap()]);
     assert!(search(data, name, &query, &["--filter", "label=nothing"]).is_empty());
 
+    // Metadata updates are seen by the next filtered search.
+    let id = hits[4]["id"].to_string();
+    ok(&[
+        "index",
+        "set",
+        name,
+        &id,
+        "colour=red",
+        "label=",
+        "--data-dir",
+        data,
+    ]);
+    let red = search(data, name, &query, &["--filter", "colour=red"]);
+    assert_eq!(ids(&red), vec![hits[4]["id"].as_u64().unwrap()]);
+    assert!(
+        red[0]["metadata"].get("label").is_none(),
+        "label= removes the key"
+    );
+    fails_with(
+        &["index", "set", name, "999999", "a=b", "--data-dir", data],
+        "no image with id 999999",
+    );
+    fails_with(
+        &["index", "set", name, &id, "novalue", "--data-dir", data],
+        "expected KEY=VALUE",
+    );
+
     // Deleted ids never come back, also after a rebuild; re-adding gives new ids.
     let gone: Vec<String> = ids(&hits[..3]).iter().map(u64::to_string).collect();
     let mut rm = vec!["index", "rm", name, "--data-dir", data];

@@ -36,6 +36,8 @@ enum Command {
     Index(commands::index::IndexArgs),
     /// Find the images of a collection most like a query image.
     Search(commands::search::SearchArgs),
+    /// Benchmarks: `bench ann` measures the vector index against exact search.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare::run(args),
         Command::Index(args) => commands::index::run(args),
         Command::Search(args) => commands::search::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

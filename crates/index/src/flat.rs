@@ -165,7 +165,9 @@ impl VectorStore for FlatStore {
             let mut hits = exact_search(self.metric, q, candidates);
             for h in &mut hits {
                 let p = &state.points[&h.id];
-                h.metadata = p.metadata.clone();
+                if q.with_metadata {
+                    h.metadata = p.metadata.clone();
+                }
                 if q.with_vectors {
                     h.vector = Some(p.vector.clone());
                 }

@@ -65,6 +65,8 @@ pub struct Query {
     pub ef: Option<usize>,
     /// Whether hits carry their vectors (for exact re-ranking).
     pub with_vectors: bool,
+    /// Whether hits carry their metadata (true unless only ids and scores are wanted).
+    pub with_metadata: bool,
 }
 
 impl Query {
@@ -77,6 +79,7 @@ impl Query {
             filter: Filter::default(),
             ef: None,
             with_vectors: false,
+            with_metadata: true,
         }
     }
 }
@@ -88,7 +91,7 @@ pub struct Hit {
     pub id: PointId,
     /// Higher is more similar (see [`Metric::score`]).
     pub score: f32,
-    /// Its metadata.
+    /// Its metadata (empty when the query did not ask for it).
     pub metadata: Metadata,
     /// Its vector, when the query asked for it.
     pub vector: Option<Vec<f32>>,

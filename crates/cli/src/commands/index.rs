@@ -51,6 +51,8 @@ enum IndexCommand {
     Add(AddArgs),
     /// Delete images by id.
     Rm(RmArgs),
+    /// Set (KEY=VALUE) or remove (KEY=) metadata keys of one image.
+    Set(SetArgs),
     /// Show a collection's model, store, size and warnings.
     Info(InfoArgs),
     /// Drop deleted images for good and rebuild the index from the stored vectors.
@@ -125,6 +127,20 @@ struct RmArgs {
 }
 
 #[derive(Debug, Args)]
+struct SetArgs {
+    /// The collection.
+    name: String,
+    /// The image's id.
+    id: PointId,
+    /// KEY=VALUE to set (a number, true/false or JSON stays typed; anything else is text), KEY=
+    /// to remove.
+    #[arg(required = true, value_name = "KEY=VALUE")]
+    pairs: Vec<String>,
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+#[derive(Debug, Args)]
 struct InfoArgs {
     /// The collection.
     name: String,
@@ -151,6 +167,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
             IndexCommand::Create(a) => create(a).await,
             IndexCommand::Add(a) => add(a).await,
             IndexCommand::Rm(a) => rm(a).await,
+            IndexCommand::Set(a) => set(a).await,
             IndexCommand::Info(a) => info(a).await,
             IndexCommand::Rebuild(a) => rebuild(a).await,
         }
@@ -249,6 +266,31 @@ async fn rm(a: RmArgs) -> anyhow::Result<()> {
     let collection = a.data.open(&a.name).await?;
     let n = collection.remove(&a.ids).await?;
     println!("deleted {n} of {} ids from {:?}", a.ids.len(), a.name);
+    Ok(())
+}
+
+async fn set(a: SetArgs) -> anyhow::Result<()> {
+    let mut patch = serde_json::Map::new();
+    for pair in &a.pairs {
+        let (k, v) = pair
+            .split_once('=')
+            .filter(|(k, _)| !k.trim().is_empty())
+            .with_context(|| format!("bad metadata {pair:?}: expected KEY=VALUE"))?;
+        let value = if v.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
+        };
+        patch.insert(k.trim().to_string(), value);
+    }
+    let collection = a.data.open(&a.name).await?;
+    anyhow::ensure!(
+        collection.update_metadata(a.id, patch).await?,
+        "collection {:?} has no image with id {}",
+        a.name,
+        a.id
+    );
+    println!("updated image {} of {:?}", a.id, a.name);
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus the options and the progress bar they share.
 
+pub mod bench;
 pub mod compare;
 pub mod embed;
 pub mod eval;

@@ -82,6 +82,7 @@ impl Collection {
             filter: request.filter.clone(),
             ef: request.ef,
             with_vectors: true,
+            with_metadata: true,
         };
         let candidates = self.store.search(&[query]).await?.pop().unwrap_or_default();
         let threshold = self.model.threshold();

@@ -493,8 +493,13 @@ impl EmbeddedStore {
         crate::rank::sort_scored(&mut scored);
         let mut hits = Vec::with_capacity(q.k);
         for (id, score) in scored.into_iter().skip(q.offset).take(q.k) {
-            let Some(metadata) = self.metadata_of(id)? else {
-                continue; // deleted between the graph search and now
+            let metadata = if q.with_metadata {
+                match self.metadata_of(id)? {
+                    Some(m) => m,
+                    None => continue, // deleted between the graph search and now
+                }
+            } else {
+                Metadata::new()
             };
             let vector = if q.with_vectors {
                 self.vector_of(id)?
@@ -525,8 +530,11 @@ fn params_of(config: &StoredConfig) -> GraphParams {
 }
 
 fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    // sled caches 1 GiB by default; the graph already holds every vector in memory, so the
+    // cache only needs the hot metadata and the vectors that re-ranking reads.
     sled::Config::new()
         .path(dir.join("db"))
+        .cache_capacity(128 << 20)
         .open()
         .map_err(|e| match e {
             sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
