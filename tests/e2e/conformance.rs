@@ -285,6 +285,9 @@ fn embedded_store_conforms_and_survives_reopening() {
             let q = [Query::nearest(query(7), 50)];
             let before = store.search(&q).await.unwrap();
             let info = store.info().await.unwrap();
+            // One writer at a time: a second open is refused while the first holds the store.
+            let err = EmbeddedStore::open(&path, options).unwrap_err();
+            assert!(err.to_string().contains("open in another process"), "{err}");
             drop(store);
             let store = EmbeddedStore::open(&path, options).unwrap();
             assert_eq!(store.info().await.unwrap().points, info.points);

@@ -54,27 +54,22 @@ fn workflow(data: &str, name: &str, images: &Path, store: &[&str]) {
     ok(&create);
     fails_with(&create, "already exists");
 
-    let report = json(&[
-        "index",
-        "add",
-        name,
-        s(images),
-        "--data-dir",
-        data,
-        "--json",
-    ]);
+    let add = || {
+        json(&[
+            "index",
+            "add",
+            name,
+            s(images),
+            "--data-dir",
+            data,
+            "--json",
+        ])
+    };
+    let report = add();
     assert_eq!(report["found"], 40);
     assert_eq!(report["added"], 40);
     // Adding again skips everything by content hash.
-    let again = json(&[
-        "index",
-        "add",
-        name,
-        s(images),
-        "--data-dir",
-        data,
-        "--json",
-    ]);
+    let again = add();
     assert_eq!(again["added"], 0);
     assert_eq!(again["already_indexed"], 40);
     let info = json(&["index", "info", name, "--data-dir", data, "--json"]);
@@ -169,15 +164,7 @@ fn workflow(data: &str, name: &str, images: &Path, store: &[&str]) {
     assert_eq!(info["store"]["tombstones"], 0);
     let all = search(data, name, &query, &["-k", "100"]);
     assert!(ids(&all).iter().all(|id| !gone.contains(id)));
-    let readd = json(&[
-        "index",
-        "add",
-        name,
-        s(images),
-        "--data-dir",
-        data,
-        "--json",
-    ]);
+    let readd = add();
     assert_eq!(readd["added"], 3);
     let all = search(data, name, &query, &["-k", "100"]);
     assert_eq!(all.len(), 40);

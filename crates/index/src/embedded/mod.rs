@@ -290,17 +290,7 @@ impl EmbeddedStore {
         for kv in self.trees.vectors.iter() {
             let (k, v) = kv.map_err(|e| self.sled(e))?;
             let id = records::key_id(&k).unwrap_or_default();
-            let vector = records::bytes_vector(&v, self.config.dimension).ok_or_else(|| {
-                StoreError::Corrupt {
-                    path: self.dir.clone(),
-                    key: format!("vector {id}"),
-                    message: format!(
-                        "{} bytes for a {}-dimensional vector",
-                        v.len(),
-                        self.config.dimension
-                    ),
-                }
-            })?;
+            let vector = self.decode_vector(id, &v)?;
             points.push((id, vector));
         }
         let graph = Graph::new(params_of(&self.config), self.config.metric, points.len());
@@ -350,40 +340,38 @@ impl EmbeddedStore {
         self.live.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn read(&self, tree: &sled::Tree, id: PointId) -> Result<Option<sled::IVec>, StoreError> {
+        tree.get(records::id_key(id)).map_err(|e| self.sled(e))
+    }
+
+    fn decode_vector(&self, id: PointId, bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
+        records::bytes_vector(bytes, self.config.dimension).ok_or_else(|| StoreError::Corrupt {
+            path: self.dir.clone(),
+            key: format!("vector {id}"),
+            message: format!(
+                "{} bytes for a {}-dimensional vector",
+                bytes.len(),
+                self.config.dimension
+            ),
+        })
+    }
+
     fn vector_of(&self, id: PointId) -> Result<Option<Vec<f32>>, StoreError> {
-        let Some(raw) = self
-            .trees
-            .vectors
-            .get(records::id_key(id))
-            .map_err(|e| self.sled(e))?
-        else {
-            return Ok(None);
-        };
-        records::bytes_vector(&raw, self.config.dimension)
-            .map(Some)
-            .ok_or_else(|| StoreError::Corrupt {
-                path: self.dir.clone(),
-                key: format!("vector {id}"),
-                message: "wrong length".into(),
-            })
+        self.read(&self.trees.vectors, id)?
+            .map(|raw| self.decode_vector(id, &raw))
+            .transpose()
     }
 
     fn metadata_of(&self, id: PointId) -> Result<Option<Metadata>, StoreError> {
-        let Some(raw) = self
-            .trees
-            .metadata
-            .get(records::id_key(id))
-            .map_err(|e| self.sled(e))?
-        else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&raw)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                path: self.dir.clone(),
-                key: format!("metadata {id}"),
-                message: e.to_string(),
+        self.read(&self.trees.metadata, id)?
+            .map(|raw| {
+                serde_json::from_slice(&raw).map_err(|e| StoreError::Corrupt {
+                    path: self.dir.clone(),
+                    key: format!("metadata {id}"),
+                    message: e.to_string(),
+                })
             })
+            .transpose()
     }
 
     fn finish(&self, durability: Durability) -> Result<(), StoreError> {
@@ -536,14 +524,17 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
         .path(dir.join("db"))
         .cache_capacity(128 << 20)
         .open()
-        .map_err(|e| match e {
-            sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+        .map_err(|e| {
+            if e.to_string().contains("could not acquire lock") {
                 StoreError::Sled {
                     path: dir.to_path_buf(),
-                    message: "it is open in another process (sled holds a lock on it)".into(),
+                    message: "it is open in another process (sled holds a lock on it); \
+                              wait for that command to finish"
+                        .into(),
                 }
+            } else {
+                sled_err(dir, e)
             }
-            other => sled_err(dir, other),
         })
 }
 
@@ -758,12 +749,7 @@ impl VectorStore for EmbeddedStore {
             else {
                 continue;
             };
-            let thumbnail = self
-                .trees
-                .thumbnails
-                .get(records::id_key(id))
-                .map_err(|e| self.sled(e))?
-                .map(|v| v.to_vec());
+            let thumbnail = self.read(&self.trees.thumbnails, id)?.map(|v| v.to_vec());
             out.push(Point {
                 id,
                 vector,
