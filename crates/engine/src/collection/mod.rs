@@ -124,6 +124,15 @@ impl Collection {
                 return Err(e);
             }
         };
+        // A PostgreSQL table outlives a deleted collection folder: never adopt its rows.
+        let info = store.info().await?;
+        if info.points > 0 {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(CollectionError::Invalid(format!(
+                "{} already holds {} vectors from an earlier collection {name:?}; drop that table or choose another name",
+                info.location, info.points
+            )));
+        }
         config.write(&dir)?;
         Ok(Collection {
             dir,
