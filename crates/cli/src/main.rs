@@ -32,6 +32,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Compare two images: similarity, distance and the decision.
     Compare(commands::compare::CompareArgs),
+    /// Explain why two images were called the same or different: four saliency overlays.
+    Explain(commands::explain::ExplainArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Explain(args) => commands::explain::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,8 @@
 pub mod compare;
 pub mod embed;
 pub mod eval;
+pub mod explain;
+mod explainers;
 mod model;
 mod progress;
 pub mod train;
