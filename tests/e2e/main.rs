@@ -3,5 +3,7 @@
 
 mod bad_input;
 mod embed_cli;
+mod explain_cli;
+mod explain_parity;
 mod parity;
 mod train_cli;

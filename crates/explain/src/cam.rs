@@ -84,7 +84,14 @@ pub struct Gradients {
     pub similarity: Vec<f64>,
     /// The unit count at the cut (`units()` for the last layer).
     pub unit: usize,
+    /// Per row (`2N`), `‖g‖·‖A‖`: how much `s` moves for a relative change of the activations.
+    /// Dimensionless; below [`VANISHING`] the gradient has vanished (a saturated score, or two
+    /// identical images under cosine) and the maps are only float noise.
+    pub sensitivity: Vec<f64>,
 }
+
+/// The sensitivity below which a row's gradient counts as vanished and its maps as flat.
+pub const VANISHING: f64 = 1e-5;
 
 impl Gradients {
     /// How many pairs.
@@ -179,17 +186,28 @@ pub fn similarity_gradients(
         let g = backward(&s, &leaf)?;
         (s, g)
     };
-    let similarity = Vec::<f64>::try_from(
-        s.f_detach()?
+    let similarity = to_vec(&s)?;
+    let norm = |t: &Tensor| -> Result<Tensor> {
+        Ok(t.f_flatten(1, -1)?
             .f_to_kind(Kind::Double)?
-            .f_to_device(tch::Device::Cpu)?,
-    )?;
+            .f_norm_scalaropt_dim(2, [1i64].as_slice(), false)?)
+    };
+    let sensitivity = to_vec(&norm(&gradients)?.f_mul(&norm(&acts)?)?)?;
     Ok(Gradients {
         activations: acts.f_detach()?,
         gradients,
         similarity,
         unit,
+        sensitivity,
     })
+}
+
+fn to_vec(t: &Tensor) -> Result<Vec<f64>> {
+    let t = t
+        .f_detach()?
+        .f_to_kind(Kind::Double)?
+        .f_to_device(tch::Device::Cpu)?;
+    Ok(Vec::<f64>::try_from(t)?)
 }
 
 /// `∂(Σ s)/∂x`.

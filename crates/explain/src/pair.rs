@@ -10,7 +10,7 @@ use lookalike_core::SimilarityModel;
 use serde::Serialize;
 use tch::{Kind, Tensor};
 
-use crate::cam::{similarity_gradients, GradientPath, Gradients, Layer};
+use crate::cam::{similarity_gradients, GradientPath, Gradients, Layer, VANISHING};
 use crate::{Explainer, Result};
 
 /// One saliency map on the target layer's grid.
@@ -38,8 +38,9 @@ impl SaliencyMap {
         let min = raw.iter().copied().fold(f32::INFINITY, f32::min);
         let max = raw.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let range = max - min;
-        // Relative to the map's own scale, so tiny but real maps stay maps.
-        let flat = !finite || raw.is_empty() || range <= 1e-6 * max.abs().max(1e-30) || max <= 0.0;
+        // Nothing positive, or a range that is rounding noise next to the maximum: nothing to
+        // show. (Vanishing gradients are caught before, by `Gradients::sensitivity`.)
+        let flat = !finite || raw.is_empty() || max <= 0.0 || range <= 1e-6 * max;
         let values = if flat {
             vec![0.0; raw.len()]
         } else {
@@ -52,6 +53,18 @@ impl SaliencyMap {
             raw_min: if finite { min.max(0.0) } else { 0.0 },
             raw_max: if finite { max.max(0.0) } else { 0.0 },
             flat,
+        }
+    }
+
+    /// A map with nothing to show.
+    pub fn flat(height: usize, width: usize) -> Self {
+        SaliencyMap {
+            height,
+            width,
+            values: vec![0.0; height * width],
+            raw_min: 0.0,
+            raw_max: 0.0,
+            flat: true,
         }
     }
 
@@ -129,7 +142,14 @@ pub fn saliency(
     let flat = Vec::<f32>::try_from(maps.f_view([-1])?)?;
     Ok(flat
         .chunks(h * w)
-        .map(|c| SaliencyMap::from_raw(h, w, c))
+        .zip(&grads.sensitivity)
+        .map(|(c, &sensitivity)| {
+            if sensitivity < VANISHING {
+                SaliencyMap::flat(h, w)
+            } else {
+                SaliencyMap::from_raw(h, w, c)
+            }
+        })
         .collect())
 }
 
