@@ -124,3 +124,101 @@ fn explain_names_what_is_wrong() {
         "/nonexistent/model",
     );
 }
+
+#[test]
+fn crop_writes_one_cropped_image_per_input_inside_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shapes");
+    shapes_dataset(&data, 2, 4, 5);
+    let out = dir.path().join("cropped");
+    let run = lookalike(&[
+        "crop",
+        "--model",
+        "zero-shot",
+        "--backbone",
+        "tiny",
+        "--data",
+        &data.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "-q",
+    ]);
+    let (stdout, stderr) = text(&run);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stdout.contains("of 8 images"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("crops.json")).unwrap()).unwrap();
+    let rows = report.as_array().unwrap();
+    assert_eq!(rows.len(), 8);
+    for r in rows {
+        let img = image::open(r["out"].as_str().unwrap()).unwrap();
+        assert!(img.width() <= 64 && img.height() <= 64);
+        if let Some(b) = r["box"].as_object() {
+            let w = b["x1"].as_u64().unwrap() - b["x0"].as_u64().unwrap();
+            assert_eq!(u64::from(img.width()), w);
+            assert!(b["x1"].as_u64().unwrap() <= 64 && b["y1"].as_u64().unwrap() <= 64);
+        }
+        // The partner is another image of the same class.
+        let (a, p) = (r["image"].as_str().unwrap(), r["partner"].as_str().unwrap());
+        assert_ne!(a, p);
+        let class = |s: &str| std::path::Path::new(s).parent().unwrap().to_path_buf();
+        assert_eq!(class(a), class(p));
+    }
+}
+
+#[test]
+fn eval_explanations_reports_every_method_and_the_random_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shapes");
+    shapes_dataset(&data, 2, 4, 9);
+    let run = lookalike(&[
+        "eval-explanations",
+        "--model",
+        "zero-shot",
+        "--backbone",
+        "tiny",
+        "--data",
+        &data.display().to_string(),
+        "--all-methods",
+        "--pairs",
+        "3",
+        "--steps",
+        "4",
+        "--json",
+    ]);
+    let (stdout, stderr) = text(&run);
+    assert!(run.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let methods = v["methods"].as_object().unwrap();
+    for m in [
+        "gradcam",
+        "gradcam++",
+        "xgradcam",
+        "hirescam",
+        "layercam",
+        "random",
+    ] {
+        let auc = |k: &str| methods[m][k].as_f64();
+        if methods.contains_key(m) {
+            for k in ["deletion_auc", "insertion_auc"] {
+                let a = auc(k).unwrap();
+                assert!((0.0..=1.0).contains(&a), "{m} {k} {a}");
+            }
+        }
+    }
+    assert!(methods.contains_key("random"));
+    fails_with(
+        &[
+            "eval-explanations",
+            "--model",
+            "zero-shot",
+            "--backbone",
+            "tiny",
+            "--data",
+            &data.display().to_string(),
+            "--method",
+            "nope",
+        ],
+        "unknown explanation method",
+    );
+}

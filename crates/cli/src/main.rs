@@ -34,6 +34,11 @@ enum Command {
     Compare(commands::compare::CompareArgs),
     /// Explain why two images were called the same or different: four saliency overlays.
     Explain(commands::explain::ExplainArgs),
+    /// Measure how faithful explanations are: deletion and insertion AUC against random maps.
+    EvalExplanations(commands::eval_explanations::EvalExplanationsArgs),
+    /// Crop every image of a labelled folder to its Grad-CAM box against a similar same-class
+    /// image (the paper's "cropped" dataset).
+    Crop(commands::crop::CropArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +49,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::EvalExplanations(args) => commands::eval_explanations::run(args),
+        Command::Crop(args) => commands::crop::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
