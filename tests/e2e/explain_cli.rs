@@ -73,6 +73,9 @@ fn explain_writes_four_overlays_and_a_summary() {
                 assert!(bx["x1"].as_u64().unwrap() > bx["x0"].as_u64().unwrap());
             }
         }
+        let top = v["correspondences"]["top"].as_array().unwrap();
+        assert_eq!(top.len(), 10);
+        assert!(top[0]["contribution"].as_f64() >= top[9]["contribution"].as_f64());
         let full: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("explanation.json")).unwrap()).unwrap();
         let grid = &full["grids"]["a_factual"];

@@ -194,3 +194,23 @@ fn identical_images_give_flat_maps_not_nan() {
     }
     assert!(e.same);
 }
+
+#[test]
+fn correspondences_sum_to_the_zero_shot_similarity() {
+    use lookalike_explain::correspondence::correspondence;
+    let model = tiny_model(None);
+    let (a, b) = (pixels(&[31]), pixels(&[32]));
+    let c = correspondence(&model, &a, &b, Layer::Last).unwrap();
+    let s = model.compare(&a, &b).unwrap().similarity;
+    assert_eq!(c.matrix.len(), (c.grid.0 * c.grid.1).pow(2));
+    assert!(
+        (f64::from(c.cosine) - s).abs() < 1e-4,
+        "{} vs {s}",
+        c.cosine
+    );
+    let top = c.top(3);
+    assert!(
+        top[0].contribution >= top[1].contribution && top[1].contribution >= top[2].contribution
+    );
+    assert!(correspondence(&model, &a, &pixels(&[1, 2]), Layer::Last).is_err());
+}

@@ -30,9 +30,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let model = SimilarityModel::zero_shot(backbone, None);
     let mut out = serde_json::Map::new();
-    for (name, layer) in [("last", Layer::Last), ("unit12", Layer::Unit(12))] {
-        // Warm-up, then the best of three.
+    // The floor: one plain forward of the query and its hits.
+    let mut forward = f64::MAX;
+    for _ in 0..4 {
+        let t = Instant::now();
+        let _ = model.embed_pixels(&all)?;
+        forward = forward.min(t.elapsed().as_secs_f64());
+    }
+    out.insert("forward_only_s".into(), forward.into());
+    // Warm-up: libtorch's CPU kernels are set up per shape on first use, so run every measured
+    // call once before timing anything.
+    for layer in [Layer::Last, Layer::Unit(12)] {
         explain_pairs(&model, &query, &hits, &GradCam, layer)?;
+        explain_pairs(&model, &query, &hits.narrow(0, 0, 1), &GradCam, layer)?;
+    }
+    for (name, layer) in [("last", Layer::Last), ("unit12", Layer::Unit(12))] {
+        // The best of three.
         let mut batched = f64::MAX;
         let mut separate = f64::MAX;
         for _ in 0..3 {

@@ -1,12 +1,14 @@
 //! `lookalike explain --model MODEL_DIR A B --out DIR`: why the model called two images the same
 //! or different. Writes four overlays (factual and counterfactual, for each image) and a JSON
 //! summary with the similarity, the decision, the method, the layer, boxes, raw magnitudes, flat
-//! flags and the raw grids.
+//! flags, the raw grids, and the ten cell pairs of A and B that contribute most to the cosine of
+//! their pooled features (see `lookalike_explain::correspondence`).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use lookalike_explain::correspondence::correspondence;
 use lookalike_explain::{explain_pairs, SaliencyMap};
 use serde_json::json;
 
@@ -63,6 +65,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         grids.insert(key, serde_json::to_value(map)?);
     }
     let units = model.backbone().units();
+    let corr = correspondence(&model, &a, &b, layer).context("decomposing the similarity")?;
     let mut report = json!({
         "a": args.a,
         "b": args.b,
@@ -78,6 +81,11 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         "box_fraction": boxes.fraction,
         "maps": maps,
         "image_size": [crop_a.width(), crop_a.height()],
+        "correspondences": {
+            "grid": corr.grid,
+            "cosine": corr.cosine,
+            "top": corr.top(10),
+        },
     });
     let summary_text = serde_json::to_string(&report)?;
     report["grids"] = serde_json::Value::Object(grids);
