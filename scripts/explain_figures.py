@@ -51,8 +51,8 @@ def main():
                     sheet.paste(tile.resize((SIDE, SIDE), Image.BILINEAR), (label_w + c * SIDE, 18 + r * SIDE))
             draw.text((4, 18 + r * SIDE + SIDE // 2 - 6), method, fill="black")
         path = out / f"pair{n}-layer-{args.layer}.png"
-        # A 256-colour palette keeps the committed figures small.
-        sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+        # A 64-colour palette keeps the committed figures small.
+        sheet.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
         print(json.dumps({"figure": str(path), "a": a, "b": b, "similarity": round(summary["similarity"], 4),
                           "same": summary["same"], "factual_target": summary["factual_target"]}))
 

@@ -33,12 +33,9 @@ impl Layer {
         if t == "last" {
             return Ok(Layer::Last);
         }
-        t.parse::<usize>()
-            .map(Layer::Unit)
-            .map_err(|_| Error::LayerOutOfRange {
-                layer: s.to_string(),
-                units: 0,
-            })
+        t.parse::<usize>().map(Layer::Unit).map_err(|_| {
+            Error::BadInput(format!("layer {s:?} is neither `last` nor a unit number"))
+        })
     }
 
     /// The unit count to run before the cut, checked against the backbone's `units`.
@@ -217,4 +214,27 @@ fn backward(s: &Tensor, x: &Tensor) -> Result<Tensor> {
     grads
         .pop()
         .ok_or_else(|| Error::BadInput("the similarity does not depend on the layer".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_parse_and_resolve_with_clear_errors() {
+        assert_eq!(Layer::parse("last").unwrap().resolve(18).unwrap(), 18);
+        assert_eq!(Layer::parse(" 12 ").unwrap().resolve(18).unwrap(), 12);
+        let e = Layer::parse("19")
+            .unwrap()
+            .resolve(18)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("layer 19 is out of range") && e.contains("1 to 18"),
+            "{e}"
+        );
+        assert!(Layer::Unit(0).resolve(18).is_err());
+        let e = Layer::parse("deep").unwrap_err().to_string();
+        assert!(e.contains("\"deep\""), "{e}");
+    }
 }
