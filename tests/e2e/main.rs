@@ -5,6 +5,8 @@ mod bad_input;
 mod conformance;
 mod crash;
 mod embed_cli;
+mod explain_cli;
+mod explain_parity;
 mod index_cli;
 mod parity;
 mod train_cli;

@@ -32,14 +32,20 @@ pub fn python() -> PathBuf {
 
 /// Runs `scripts/reference.py ARGS...` and panics with its output if it fails.
 pub fn reference(args: &[&str]) {
+    script("reference.py", args);
+}
+
+/// Runs `scripts/NAME ARGS...` with the virtual environment's Python and panics with its output
+/// if it fails.
+pub fn script(name: &str, args: &[&str]) {
     let out = Command::new(python())
-        .arg(root().join("scripts/reference.py"))
+        .arg(root().join("scripts").join(name))
         .args(args)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "reference.py {args:?} failed:\n{}",
+        "{name} {args:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -38,6 +38,13 @@ enum Command {
     Search(commands::search::SearchArgs),
     /// Benchmarks: `bench ann` measures the vector index against exact search.
     Bench(commands::bench::BenchArgs),
+    /// Explain why two images were called the same or different: four saliency overlays.
+    Explain(commands::explain::ExplainArgs),
+    /// Measure how faithful explanations are: deletion and insertion AUC against random maps.
+    EvalExplanations(commands::eval_explanations::EvalExplanationsArgs),
+    /// Crop every image of a labelled folder to its Grad-CAM box against a similar same-class
+    /// image (the paper's "cropped" dataset).
+    Crop(commands::crop::CropArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +57,9 @@ fn main() -> ExitCode {
         Command::Index(args) => commands::index::run(args),
         Command::Search(args) => commands::search::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Explain(args) => commands::explain::run(args),
+        Command::EvalExplanations(args) => commands::eval_explanations::run(args),
+        Command::Crop(args) => commands::crop::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

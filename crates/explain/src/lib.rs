@@ -1,14 +1,30 @@
 //! `lookalike-explain`: why the model called two images similar, or not.
 //!
-//! This crate will hold the object-safe `Explainer` trait and its registry, the shared CAM
-//! pipeline (forward with the target layer's activations, backward of the chosen score, combine,
-//! ReLU, upsample, normalise), Grad-CAM as the default, heatmap rendering and boxes. Extra
-//! explainers (Grad-CAM++, XGrad-CAM, ...) are plugins under `plugins/`, each depending only on
-//! this crate.
-//!
-//! It builds on [`lookalike_core::Features`]: every backbone already returns its last feature
-//! map beside the pooled vector, which is what a CAM needs at the last layer.
-//!
-//! Nothing is implemented yet: see the explanations issue.
+//! - [`Explainer`] (object safe) and its [`Registry`] by name, with [`GradCam`] built in. Other
+//!   methods are plugins under `plugins/` that implement only their channel weights.
+//! - [`cam`]: the shared pipeline. The backbone is cut at the target [`Layer`] with
+//!   `forward_units`; the activations become a leaf that requires grad (tch has no hooks); one
+//!   backward of the summed similarities gives every image its own gradients. At the last layer a
+//!   shortcut differentiates only the head.
+//! - [`pair`]: [`PairExplanation`], a factual and a counterfactual [`SaliencyMap`] for each image
+//!   of a pair, conditioned on the model's decision, with raw magnitudes and an explicit `flat`
+//!   flag; [`explain_pairs`] explains a query against its `k` hits in one batch.
+//! - [`boxes`]: a box from a map (threshold fraction, largest connected component, padding).
+//! - [`render`]: bilinear upsampling and RGB overlays with the Turbo colormap.
+//! - [`faithfulness`]: deletion and insertion AUC (RISE) of the similarity score.
+//! - [`correspondence`]: which region of A matches which region of B.
 
-pub use lookalike_core::Features;
+pub mod boxes;
+pub mod cam;
+pub mod correspondence;
+mod error;
+mod explainer;
+pub mod faithfulness;
+pub mod pair;
+pub mod render;
+
+pub use boxes::{box_from_map, BBox, BoxOptions};
+pub use cam::{similarity_gradients, GradientPath, Gradients, Layer};
+pub use error::{Error, Result};
+pub use explainer::{spatial_sum, Explainer, GradCam, Registry};
+pub use pair::{explain_batch, explain_pairs, ImageMaps, PairExplanation, SaliencyMap, Target};

@@ -2,8 +2,12 @@
 
 pub mod bench;
 pub mod compare;
+pub mod crop;
 pub mod embed;
 pub mod eval;
+pub mod eval_explanations;
+pub mod explain;
+mod explainers;
 pub mod index;
 mod model;
 mod progress;

@@ -1,0 +1,155 @@
+//! `lookalike eval-explanations --model MODEL_DIR --data DIR`: how faithful each explanation
+//! method is, by deletion and insertion AUC (RISE) of the similarity on held-out same-class pairs,
+//! against a random-map baseline.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use lookalike_core::dataset::{self, LabelledFolder};
+use lookalike_explain::faithfulness::{curves, random_map};
+use lookalike_explain::pair::saliency;
+use lookalike_explain::render::upsample;
+use lookalike_explain::{similarity_gradients, GradientPath, SaliencyMap};
+use serde::Serialize;
+
+use super::explainers::{load_image, registry, MethodArgs};
+use super::model::SimilarityArgs;
+use super::progress;
+
+/// Arguments of `lookalike eval-explanations`.
+#[derive(Debug, Args)]
+pub struct EvalExplanationsArgs {
+    #[command(flatten)]
+    pub model: SimilarityArgs,
+    #[command(flatten)]
+    pub method: MethodArgs,
+    /// A labelled folder: one subfolder of images per class.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Evaluate every registered method (the default unless --method is given explicitly).
+    #[arg(long)]
+    pub all_methods: bool,
+    /// How many same-class pairs (from the model's held-out test split when it has one).
+    #[arg(long, default_value_t = 30)]
+    pub pairs: usize,
+    /// Steps of each deletion and insertion curve.
+    #[arg(long, default_value_t = 16)]
+    pub steps: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Mean areas of one method.
+#[derive(Debug, Default, Serialize)]
+struct Score {
+    deletion_auc: f64,
+    insertion_auc: f64,
+    pairs: usize,
+}
+
+/// Runs `lookalike eval-explanations`.
+pub fn run(args: EvalExplanationsArgs) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let registry = registry();
+    let (_, layer, _) = args.method.resolve(&registry, &model)?;
+    let methods: Vec<_> = if args.all_methods {
+        registry.all().collect()
+    } else {
+        vec![registry.get(&args.method.method)?]
+    };
+    anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
+    let folder = LabelledFolder::read(&args.data)
+        .with_context(|| format!("reading the labelled folder {}", args.data.display()))?;
+    let seed = args.model.backbone.seed;
+    let held_out: Vec<usize> = match model.config().and_then(|c| c.training.as_ref()) {
+        Some(t) => dataset::split(&folder.labels, t.split, t.seed).test,
+        None => (0..folder.images.len()).collect(),
+    };
+    let mut rng = dataset::rng(seed);
+    let pairs: Vec<_> = dataset::make_pairs(&held_out, &folder.labels, &mut rng)
+        .into_iter()
+        .filter(|p| !p.different)
+        .take(args.pairs)
+        .collect();
+    anyhow::ensure!(
+        !pairs.is_empty(),
+        "no same-class pairs in {}",
+        args.data.display()
+    );
+    let preprocess = model.config().map(|c| c.preprocess()).unwrap_or_default();
+    let mut scores: BTreeMap<String, Score> = BTreeMap::new();
+    let bar = progress::bar(pairs.len(), "explaining", args.quiet || args.json);
+    for (i, pair) in pairs.iter().enumerate() {
+        let (crop, a) = load_image(&folder.images[pair.a], &preprocess)?;
+        let (_, b) = load_image(&folder.images[pair.b], &preprocess)?;
+        let grads = similarity_gradients(&model, &a, &b, layer, GradientPath::Auto)?;
+        let (w, h) = crop.dimensions();
+        let mut maps: Vec<(String, SaliencyMap)> = Vec::new();
+        for m in &methods {
+            let map = saliency(*m, &grads, &[1.0])?.swap_remove(0);
+            maps.push((m.name().to_string(), map));
+        }
+        let first = &maps[0].1;
+        let noise = random_map(first.height * first.width, seed.wrapping_add(i as u64));
+        maps.push((
+            "random".into(),
+            SaliencyMap::from_raw(first.height, first.width, &noise),
+        ));
+        for (name, map) in maps {
+            if map.flat {
+                continue;
+            }
+            let heat = upsample(&map, w, h)?;
+            let c = curves(&model, &a, &b, &heat, args.steps)?;
+            let s = scores.entry(name).or_default();
+            s.deletion_auc += c.deletion_auc;
+            s.insertion_auc += c.insertion_auc;
+            s.pairs += 1;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    for s in scores.values_mut() {
+        let n = s.pairs.max(1) as f64;
+        s.deletion_auc /= n;
+        s.insertion_auc /= n;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "model": model.describe(),
+                "data": args.data,
+                "layer": layer.resolve(model.backbone().units())?,
+                "pairs": pairs.len(),
+                "steps": args.steps,
+                "methods": scores,
+            })
+        );
+    } else {
+        println!(
+            "{} on {} same-class pairs of {} (layer {layer}, {} steps)",
+            model.describe(),
+            pairs.len(),
+            args.data.display(),
+            args.steps
+        );
+        println!(
+            "{:<12} {:>14} {:>15} {:>6}",
+            "method", "deletion AUC ↓", "insertion AUC ↑", "pairs"
+        );
+        for (name, s) in &scores {
+            println!(
+                "{name:<12} {:>14.4} {:>15.4} {:>6}",
+                s.deletion_auc, s.insertion_auc, s.pairs
+            );
+        }
+    }
+    Ok(())
+}
