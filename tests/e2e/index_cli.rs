@@ -182,6 +182,63 @@ fn embedded_collection_workflow() {
     let data = dir.path().join("data");
     workflow(s(&data), "shapes", &images, &[]);
 
+    // Every hit explained, in one batch: four overlays and a summary per hit, and the
+    // explainer's similarity is the search's.
+    let why = dir.path().join("why");
+    let explained = search(
+        s(&data),
+        "shapes",
+        &images.join("cross/002.png"),
+        &["-k", "3", "--explain", "gradcam", "--out", s(&why)],
+    );
+    assert_eq!(explained.len(), 3);
+    for (rank, hit) in explained.iter().enumerate() {
+        let e = &hit["explanation"];
+        let folder = why.join(format!("{:03}-{}", rank + 1, hit["id"]));
+        assert_eq!(e["dir"].as_str().unwrap(), s(&folder));
+        for png in [
+            "a_factual",
+            "a_counterfactual",
+            "b_factual",
+            "b_counterfactual",
+        ] {
+            assert!(
+                folder.join(format!("{png}.png")).is_file(),
+                "{png} for hit {rank}"
+            );
+            assert!(e["maps"][png].get("flat").is_some());
+        }
+        assert!(folder.join("explanation.json").is_file());
+        let diff = e["similarity"].as_f64().unwrap() - hit["similarity"].as_f64().unwrap();
+        assert!(diff.abs() < 1e-4, "explainer and search disagree by {diff}");
+    }
+    fails_with(
+        &[
+            "search",
+            "shapes",
+            s(&images.join("cross/002.png")),
+            "--data-dir",
+            s(&data),
+            "--explain",
+            "gradcam",
+        ],
+        "--out",
+    );
+    fails_with(
+        &[
+            "search",
+            "shapes",
+            s(&images.join("cross/002.png")),
+            "--data-dir",
+            s(&data),
+            "--explain",
+            "nope",
+            "--out",
+            s(&why),
+        ],
+        "unknown explanation method",
+    );
+
     // A corrupt graph dump: a warning, a rebuild from sled, the same answers.
     let query = images.join("bars/003.png");
     let before = search(s(&data), "shapes", &query, &["-k", "8"]);

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use lookalike_explain::correspondence::correspondence;
-use lookalike_explain::{explain_pairs, SaliencyMap};
+use lookalike_explain::explain_pairs;
 use serde_json::json;
 
-use super::explainers::{load_image, registry, render, MethodArgs};
+use super::explainers::{load_image, registry, write_pair, MethodArgs};
 use super::model::SimilarityArgs;
 
 /// Arguments of `lookalike explain`.
@@ -49,21 +49,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         .pop()
         .context("no explanation came back")?;
 
-    let mut maps = serde_json::Map::new();
-    let mut grids = serde_json::Map::new();
-    let sides = [
-        ("a", &crop_a, &e.a.factual, "factual"),
-        ("a", &crop_a, &e.a.counterfactual, "counterfactual"),
-        ("b", &crop_b, &e.b.factual, "factual"),
-        ("b", &crop_b, &e.b.counterfactual, "counterfactual"),
-    ];
-    for (side, crop, map, kind) in sides {
-        let name = format!("{side}_{kind}.png");
-        let bbox = render(crop, map, &boxes, Some(&args.out.join(&name)))?;
-        let key = format!("{side}_{kind}");
-        maps.insert(key.clone(), summary(map, &name, bbox));
-        grids.insert(key, serde_json::to_value(map)?);
-    }
+    let (maps, grids) = write_pair(&args.out, &crop_a, &crop_b, &e, &boxes)?;
     let units = model.backbone().units();
     let corr = correspondence(&model, &a, &b, layer).context("decomposing the similarity")?;
     let mut report = json!({
@@ -111,19 +97,4 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn summary(
-    map: &SaliencyMap,
-    png: &str,
-    bbox: Option<lookalike_explain::BBox>,
-) -> serde_json::Value {
-    json!({
-        "png": png,
-        "raw_max": map.raw_max,
-        "raw_min": map.raw_min,
-        "flat": map.flat,
-        "box": bbox,
-        "grid": [map.height, map.width],
-    })
 }

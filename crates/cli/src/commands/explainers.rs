@@ -8,7 +8,10 @@ use clap::Args;
 use lookalike_core::image::{decode_file, to_pixels};
 use lookalike_core::{DecodeLimits, Preprocess, SimilarityModel};
 use lookalike_explain::render::{draw_box, overlay, save_png, upsample};
-use lookalike_explain::{box_from_map, BBox, BoxOptions, Explainer, Layer, Registry, SaliencyMap};
+use lookalike_explain::{
+    box_from_map, BBox, BoxOptions, Explainer, Layer, PairExplanation, Registry, SaliencyMap,
+};
+use serde_json::json;
 
 /// Grad-CAM plus every plugin under `plugins/`.
 pub fn registry() -> Registry {
@@ -104,4 +107,45 @@ pub fn render(
         save_png(&img, png)?;
     }
     Ok(bbox)
+}
+
+/// Writes a pair's four overlays into `out` (`a_factual.png`, `a_counterfactual.png`,
+/// `b_factual.png`, `b_counterfactual.png`) and returns, per map, its summary (file, raw
+/// magnitudes, flat flag, box) and its raw grid.
+pub fn write_pair(
+    out: &Path,
+    crop_a: &image::RgbImage,
+    crop_b: &image::RgbImage,
+    e: &PairExplanation,
+    boxes: &BoxOptions,
+) -> anyhow::Result<(
+    serde_json::Map<String, serde_json::Value>,
+    serde_json::Map<String, serde_json::Value>,
+)> {
+    let mut maps = serde_json::Map::new();
+    let mut grids = serde_json::Map::new();
+    let sides = [
+        ("a", crop_a, &e.a.factual, "factual"),
+        ("a", crop_a, &e.a.counterfactual, "counterfactual"),
+        ("b", crop_b, &e.b.factual, "factual"),
+        ("b", crop_b, &e.b.counterfactual, "counterfactual"),
+    ];
+    for (side, crop, map, kind) in sides {
+        let name = format!("{side}_{kind}.png");
+        let bbox = render(crop, map, boxes, Some(&out.join(&name)))?;
+        let key = format!("{side}_{kind}");
+        maps.insert(
+            key.clone(),
+            json!({
+                "png": name,
+                "raw_max": map.raw_max,
+                "raw_min": map.raw_min,
+                "flat": map.flat,
+                "box": bbox,
+                "grid": [map.height, map.width],
+            }),
+        );
+        grids.insert(key, serde_json::to_value(map)?);
+    }
+    Ok((maps, grids))
 }

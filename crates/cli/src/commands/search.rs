@@ -1,13 +1,16 @@
 //! `lookalike search NAME QUERY_IMAGE`: the images of a collection most like a query image.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 use lookalike_core::{parse_device, BackboneKind};
-use lookalike_engine::collection::{Collection, SearchRequest};
+use lookalike_engine::collection::{Collection, SearchHit, SearchRequest};
+use lookalike_explain::explain_pairs;
 use lookalike_index::Filter;
+use serde_json::json;
 
+use super::explainers::{load_image, registry, write_pair, MethodArgs};
 use super::index::{model_ref, DataDirArgs};
 
 /// Query by image.
@@ -35,6 +38,17 @@ pub struct SearchArgs {
     /// Print JSON: the hits, each with id, path, score, similarity, same and metadata.
     #[arg(long)]
     json: bool,
+    /// Explain every hit with this method (gradcam, gradcam++, xgradcam, hirescam, layercam):
+    /// one batched forward and backward for all of them. Needs --out.
+    #[arg(long, value_name = "METHOD", requires = "out")]
+    explain: Option<String>,
+    /// Target layer for --explain: `last` or a unit number.
+    #[arg(long, default_value = "last", requires = "explain")]
+    layer: String,
+    /// Where --explain writes, one folder per hit (`RANK-ID/`): four overlays and
+    /// explanation.json.
+    #[arg(long, value_name = "DIR", requires = "explain")]
+    out: Option<PathBuf>,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -71,7 +85,25 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             .search_image(&a.query, &request)
             .await
             .with_context(|| format!("searching {:?} for {}", a.name, a.query.display()))?;
+        let explanations = match (&a.explain, &a.out) {
+            (Some(method), Some(out)) => explain_hits(
+                &collection,
+                &a.query,
+                &hits,
+                method,
+                &a.layer,
+                a.offset,
+                out,
+            )?,
+            _ => Vec::new(),
+        };
         if a.json {
+            let mut hits = serde_json::to_value(&hits)?;
+            if let Some(list) = hits.as_array_mut() {
+                for (hit, explanation) in list.iter_mut().zip(&explanations) {
+                    hit["explanation"] = explanation.clone();
+                }
+            }
             let out = serde_json::json!({
                 "collection": a.name,
                 "query": a.query.display().to_string(),
@@ -100,7 +132,77 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             if hits.is_empty() {
                 super::emit("no matches")?;
             }
+            if let Some(out) = &a.out {
+                super::emit(&format!(
+                    "explained {} hits in {}",
+                    explanations.len(),
+                    out.display()
+                ))?;
+            }
         }
         Ok(())
     })
+}
+
+/// Explains the query against every hit in one batch and writes `OUT/RANK-ID/`; returns each
+/// hit's summary (folder, similarity, decision, maps with boxes).
+fn explain_hits(
+    collection: &Collection,
+    query: &Path,
+    hits: &[SearchHit],
+    method: &str,
+    layer: &str,
+    offset: usize,
+    out: &Path,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let model = collection.model();
+    let registry = registry();
+    let args = MethodArgs {
+        method: method.to_string(),
+        layer: layer.to_string(),
+        box_fraction: 0.2,
+        box_padding: 0,
+    };
+    let (explainer, layer, boxes) = args.resolve(&registry, model)?;
+    if hits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let preprocess = collection.preprocess();
+    let (query_crop, query_pixels) = load_image(query, &preprocess)?;
+    let mut crops = Vec::with_capacity(hits.len());
+    let mut pixels = Vec::with_capacity(hits.len());
+    for h in hits {
+        let (crop, p) = load_image(Path::new(&h.path), &preprocess)
+            .with_context(|| format!("explaining hit {} (its file must still be there)", h.id))?;
+        crops.push(crop);
+        pixels.push(p);
+    }
+    let batch = tch::Tensor::f_cat(&pixels, 0)?;
+    let explained = explain_pairs(model, &query_pixels, &batch, explainer, layer)
+        .context("explaining the hits")?;
+    let mut summaries = Vec::with_capacity(hits.len());
+    for (i, ((h, crop), e)) in hits.iter().zip(&crops).zip(&explained).enumerate() {
+        let dir = out.join(format!("{:03}-{}", offset + i + 1, h.id));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the output folder {}", dir.display()))?;
+        let (maps, grids) = write_pair(&dir, &query_crop, crop, e, &boxes)?;
+        let summary = json!({
+            "dir": dir,
+            "similarity": e.similarity,
+            "same": e.same,
+            "method": e.method,
+            "layer": e.unit,
+            "factual_target": e.factual_target,
+            "maps": maps,
+        });
+        let mut full = summary.clone();
+        full["query"] = json!(query);
+        full["hit"] = json!(h);
+        full["grids"] = serde_json::Value::Object(grids);
+        let path = dir.join("explanation.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&full)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        summaries.push(summary);
+    }
+    Ok(summaries)
 }
