@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use lookalike_index::{
-    read_vectors, Durability, EmbeddedOptions, EmbeddedStore, Metadata, Metric, NewPoint, Query,
-    TopK, VectorStore,
+    read_vectors, Durability, EmbeddedOptions, EmbeddedStore, Metadata, Metric, NewPoint,
+    OpenTimings, Query, TopK, VectorStore,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -28,6 +28,18 @@ enum BenchCommand {
     /// Approximate nearest neighbours: recall@k against exact search, queries per second on one
     /// thread, build time, resident memory and reopening time of the embedded store.
     Ann(AnnArgs),
+    /// Reopen an embedded store (a collection's `store/` folder, or one `bench ann --dir` built)
+    /// and say where the time went.
+    Reopen(ReopenArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReopenArgs {
+    /// The store's folder (holding `db/` and `graph/`).
+    dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +92,7 @@ struct Report {
     build_threads: usize,
     build_seconds: f64,
     reopen_seconds: f64,
+    reopen: OpenTimings,
     rss_mib: f64,
     peak_rss_mib: f64,
     index_rss_growth_mib: f64,
@@ -90,6 +103,7 @@ struct Report {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Ann(a) => super::runtime()?.block_on(ann(a)),
+        BenchCommand::Reopen(a) => super::runtime()?.block_on(reopen(a)),
     }
 }
 
@@ -210,6 +224,7 @@ async fn ann(a: AnnArgs) -> anyhow::Result<()> {
         build_threads: rayon::current_num_threads(),
         build_seconds,
         reopen_seconds,
+        reopen: store.open_timings(),
         rss_mib,
         peak_rss_mib,
         index_rss_growth_mib: rss_mib - rss_before,
@@ -228,6 +243,25 @@ async fn ann(a: AnnArgs) -> anyhow::Result<()> {
                 r.ef, a.k, r.recall, r.qps
             ))?;
         }
+    }
+    Ok(())
+}
+
+async fn reopen(a: ReopenArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let store = EmbeddedStore::open(&a.dir, EmbeddedOptions::default())
+        .with_context(|| format!("opening {}", a.dir.display()))?;
+    let seconds = start.elapsed().as_secs_f64();
+    let info = store.info().await?;
+    let t = store.open_timings();
+    if a.json {
+        let out = serde_json::json!({"seconds": seconds, "points": info.points, "timings": t, "warnings": info.warnings});
+        super::emit(&serde_json::to_string_pretty(&out)?)?;
+    } else {
+        super::emit(&format!(
+            "opened {} points in {seconds:.2} s: sled {:.2} s, checksums {:.2} s, graph load {:.2} s, replay {:.2} s, rebuild {:.2} s",
+            info.points, t.sled, t.checksum, t.graph_load, t.replay, t.rebuild
+        ))?;
     }
     Ok(())
 }

@@ -208,7 +208,7 @@ impl Graph {
         params: GraphParams,
         metric: Metric,
         dimension: usize,
-    ) -> Result<Option<(Graph, Checkpoint)>, String> {
+    ) -> Result<Option<(Graph, Checkpoint, std::time::Duration)>, String> {
         let old = sibling(dir, "old");
         let dir = if dir.join(CHECKPOINT).exists() {
             dir.to_path_buf()
@@ -232,6 +232,7 @@ impl Graph {
                 checkpoint.metric
             ));
         }
+        let checking = std::time::Instant::now();
         for (file, crc) in [
             (graph_file(), checkpoint.graph_crc),
             (data_file(), checkpoint.data_crc),
@@ -241,11 +242,14 @@ impl Graph {
                 return Err(format!("{} fails its checksum", dir.join(file).display()));
             }
         }
+        let checked = checking.elapsed();
         if checkpoint.points == 0 {
-            return Ok(Some((Graph::new(params, metric, 0), checkpoint)));
+            return Ok(Some((Graph::new(params, metric, 0), checkpoint, checked)));
         }
         // hnsw_rs's graph borrows its loader. The loader (two paths and options, no memory
         // map) is leaked so that the graph is 'static: a few hundred bytes per open.
+        // (hnsw_rs's memory-mapped reload panics in `load_point` on a 1,000,000-point dump,
+        // so the dump is read into memory.)
         let loader: &'static HnswIo = Box::leak(Box::new(HnswIo::new(&dir, BASENAME)));
         let loaded = catch_unwind(AssertUnwindSafe(|| {
             loader.load_hnsw_with_dist::<f32, StoreDistance>(StoreDistance(metric))
@@ -263,7 +267,7 @@ impl Graph {
                 checkpoint.points
             ));
         }
-        Ok(Some((Graph { hnsw }, checkpoint)))
+        Ok(Some((Graph { hnsw }, checkpoint, checked)))
     }
 }
 

@@ -68,6 +68,21 @@ struct Live {
     tombstones: HashSet<PointId>,
 }
 
+/// Where the time of [`EmbeddedStore::open`] went, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct OpenTimings {
+    /// Opening sled (its own recovery) and reading the tombstones.
+    pub sled: f64,
+    /// Checking the graph dump's CRC-32s.
+    pub checksum: f64,
+    /// hnsw_rs reading the dump.
+    pub graph_load: f64,
+    /// Replaying the log entries newer than the dump.
+    pub replay: f64,
+    /// Rebuilding the graph from sled (no usable dump).
+    pub rebuild: f64,
+}
+
 /// A collection's vectors on local disk: `DIR/db` (sled) and `DIR/graph` (the HNSW dump).
 pub struct EmbeddedStore {
     dir: PathBuf,
@@ -77,6 +92,7 @@ pub struct EmbeddedStore {
     options: EmbeddedOptions,
     live: RwLock<Live>,
     warnings: Mutex<Vec<String>>,
+    timings: Mutex<OpenTimings>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -140,6 +156,7 @@ impl EmbeddedStore {
                 path: dir.to_path_buf(),
             });
         }
+        let start = std::time::Instant::now();
         let db = open_db(dir)?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| sled_err(dir, e));
         let trees = Trees {
@@ -190,6 +207,10 @@ impl EmbeddedStore {
             }),
             config,
             warnings: Mutex::new(Vec::new()),
+            timings: Mutex::new(OpenTimings {
+                sled: start.elapsed().as_secs_f64(),
+                ..OpenTimings::default()
+            }),
         };
         store.load_graph()?;
         Ok(store)
@@ -218,6 +239,15 @@ impl EmbeddedStore {
         }
     }
 
+    /// Where the time of opening went.
+    pub fn open_timings(&self) -> OpenTimings {
+        *self.timings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn time(&self, f: impl FnOnce(&mut OpenTimings)) {
+        f(&mut self.timings.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
     /// The folder of the graph dump.
     fn graph_dir(&self) -> PathBuf {
         self.dir.join("graph")
@@ -243,8 +273,14 @@ impl EmbeddedStore {
     fn load_graph(&self) -> Result<(), StoreError> {
         let dir = self.graph_dir();
         let params = params_of(&self.config);
+        let start = std::time::Instant::now();
         match Graph::load(&dir, params, self.config.metric, self.config.dimension) {
-            Ok(Some((graph, checkpoint))) => {
+            Ok(Some((graph, checkpoint, checked))) => {
+                let loaded = start.elapsed();
+                self.time(|t| {
+                    t.checksum = checked.as_secs_f64();
+                    t.graph_load = (loaded - checked).as_secs_f64();
+                });
                 let mut replay = Vec::new();
                 let mut deleted = Vec::new();
                 let from = (checkpoint.seq + 1).to_be_bytes();
@@ -271,16 +307,24 @@ impl EmbeddedStore {
                 replay.retain(|(id, _)| !deleted.contains(id));
                 graph.insert(&replay);
                 self.live_mut().graph = graph;
+                self.time(|t| t.replay = (start.elapsed() - loaded).as_secs_f64());
                 Ok(())
             }
-            Ok(None) => self.rebuild_graph(false).map(|_| ()),
+            Ok(None) => self.timed_rebuild(),
             Err(reason) => {
                 self.warn(format!(
                     "the HNSW graph dump is unusable ({reason}); rebuilt it from sled"
                 ));
-                self.rebuild_graph(false).map(|_| ())
+                self.timed_rebuild()
             }
         }
+    }
+
+    fn timed_rebuild(&self) -> Result<(), StoreError> {
+        let start = std::time::Instant::now();
+        self.rebuild_graph(false)?;
+        self.time(|t| t.rebuild = start.elapsed().as_secs_f64());
+        Ok(())
     }
 
     /// A new graph from every live vector in sled; with `drop_tombstones`, also forgets them.
