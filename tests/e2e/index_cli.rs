@@ -212,30 +212,27 @@ fn embedded_collection_workflow() {
         let diff = e["similarity"].as_f64().unwrap() - hit["similarity"].as_f64().unwrap();
         assert!(diff.abs() < 1e-4, "explainer and search disagree by {diff}");
     }
-    fails_with(
-        &[
+    let explain = |extra: &[&str]| {
+        let query = images.join("cross/002.png");
+        let mut args = vec![
             "search",
             "shapes",
-            s(&images.join("cross/002.png")),
+            s(&query),
             "--data-dir",
             s(&data),
             "--explain",
-            "gradcam",
-        ],
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let args = explain(&["gradcam"]);
+    fails_with(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
         "--out",
     );
+    let args = explain(&["nope", "--out", s(&why)]);
     fails_with(
-        &[
-            "search",
-            "shapes",
-            s(&images.join("cross/002.png")),
-            "--data-dir",
-            s(&data),
-            "--explain",
-            "nope",
-            "--out",
-            s(&why),
-        ],
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
         "unknown explanation method",
     );
 

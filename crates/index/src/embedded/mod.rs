@@ -485,6 +485,12 @@ impl EmbeddedStore {
             return Ok(Vec::new());
         }
         let ef = q.ef.unwrap_or(self.options.ef_search).max(want);
+        let scores = |found: Vec<(PointId, f32)>| -> Vec<(PointId, f32)> {
+            found
+                .into_iter()
+                .map(|(id, d)| (id, metric.score(d)))
+                .collect()
+        };
         let scored: Vec<(PointId, f32)> = if q.filter.is_empty() {
             let found = if live.tombstones.is_empty() {
                 live.graph.search(&vector, want, ef, None)
@@ -497,10 +503,7 @@ impl EmbeddedStore {
                 let ids = self.matching_ids(&Filter::none())?;
                 self.exact(&vector, &ids, want)?
             } else {
-                found
-                    .into_iter()
-                    .map(|(id, d)| (id, metric.score(d)))
-                    .collect()
+                scores(found)
             }
         } else {
             let ids = self.matching_ids(&q.filter)?;
@@ -514,10 +517,7 @@ impl EmbeddedStore {
                 if found.len() < want {
                     self.exact(&vector, &ids, want)?
                 } else {
-                    found
-                        .into_iter()
-                        .map(|(id, d)| (id, metric.score(d)))
-                        .collect()
+                    scores(found)
                 }
             }
         };
