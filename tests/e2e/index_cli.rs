@@ -332,6 +332,26 @@ fn collection_errors_name_the_problem() {
         "needs --url",
     );
 
+    // A folder that is not a collection is never taken over (nor cleaned up).
+    let photos = data.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    std::fs::write(photos.join("mine.jpg"), b"precious").unwrap();
+    fails_with(
+        &[
+            "index",
+            "create",
+            "photos",
+            "--model",
+            "zero-shot",
+            "--backbone",
+            "tiny",
+            "--data-dir",
+            d,
+        ],
+        "exists and is not a collection",
+    );
+    assert_eq!(std::fs::read(photos.join("mine.jpg")).unwrap(), b"precious");
+
     // Unreachable PostgreSQL: an error naming the URL, quickly, and nothing left behind.
     let start = Instant::now();
     fails_with(

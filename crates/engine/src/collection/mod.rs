@@ -115,6 +115,17 @@ impl Collection {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         };
+        // Only a new or empty folder becomes a collection, so that cleaning up after a failed
+        // create removes nothing but what this create made.
+        let occupied = std::fs::read_dir(&dir)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(false);
+        if occupied {
+            return Err(CollectionError::Invalid(format!(
+                "{} exists and is not a collection (no {CONFIG_FILE}); choose another name or --data-dir",
+                dir.display()
+            )));
+        }
         std::fs::create_dir_all(&dir).map_err(|e| CollectionError::io(&dir, e))?;
         let store = match open_store(&dir, &config, true).await {
             Ok(s) => s,
