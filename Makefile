@@ -42,6 +42,8 @@ $(DEMO)/images/.done: scripts/demo_catalogue.py | $(VENV)/.installed
 
 demo: setup $(DEMO)/images/.done
 	$(BIN) embed $(DEMO)/images --out $(DEMO)/vectors.npy
+	test -f index/catalogue/collection.json || $(BIN) index create catalogue --model zero-shot
+	$(BIN) index add catalogue $(DEMO)/images -q
 
 lint: setup
 	cargo fmt --all --check

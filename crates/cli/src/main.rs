@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "lookalike",
     version,
-    about = "Explainable visual search: embed, train, evaluate, compare, index and search images",
+    about = "Explainable visual search: embed, train, evaluate, compare, index, search and explain images",
     long_about = None
 )]
 struct Cli {
