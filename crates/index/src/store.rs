@@ -134,6 +134,12 @@ pub trait VectorStore: Send + Sync {
     /// Its kind, place, size and warnings.
     async fn info(&self) -> Result<StoreInfo, StoreError>;
 
+    /// What the user should know about this store (e.g. a dump that was rebuilt), without
+    /// [`VectorStore::info`]'s counting, which a large PostgreSQL table makes slow.
+    async fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Adds points and returns their new ids, in order. The whole batch is stored, or none of it.
     async fn insert(
         &self,

@@ -226,12 +226,15 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
     };
     let report = collection
         .add(&a.paths, options, |event| match event {
-            AddEvent::Planned { found, new } => {
+            AddEvent::Planned {
+                found,
+                new,
+                already_indexed,
+            } => {
                 bar = progress::bar(new, "adding", hidden);
                 if !hidden {
                     bar.println(format!(
-                        "{found} images found, {new} new, {} already indexed",
-                        found - new
+                        "{found} images found, {new} new, {already_indexed} already indexed"
                     ));
                 }
             }

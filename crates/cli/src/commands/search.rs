@@ -72,7 +72,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                     .with_context(|| format!("opening collection {:?}", a.name))?
             }
         };
-        for w in collection.info().await?.store.warnings {
+        for w in collection.store().warnings().await {
             eprintln!("warning: {w}");
         }
         let request = SearchRequest {

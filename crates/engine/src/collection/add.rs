@@ -48,6 +48,8 @@ pub enum AddEvent<'a> {
         found: usize,
         /// Not indexed yet.
         new: usize,
+        /// Already in the collection (same content).
+        already_indexed: usize,
     },
     /// A batch is stored durably: these images are in the collection.
     Added(&'a [(PointId, PathBuf)]),
@@ -156,6 +158,7 @@ impl Collection {
         on_event(AddEvent::Planned {
             found: report.found,
             new: pending.len(),
+            already_indexed: report.already_indexed,
         });
         let preprocess = self.preprocess();
         for batch in pending.chunks(options.batch_size.max(1)) {

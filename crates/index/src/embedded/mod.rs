@@ -91,6 +91,10 @@ pub struct EmbeddedStore {
     config: StoredConfig,
     options: EmbeddedOptions,
     live: RwLock<Live>,
+    /// One writer at a time. Writers hold it across their sled transaction, its fsync and the
+    /// graph update; the graph lock itself is held only for the in-memory update, so searches do
+    /// not wait for the disk. A dump holds it too, so its checkpoint sequence and the graph agree.
+    writer: Mutex<()>,
     warnings: Mutex<Vec<String>>,
     timings: Mutex<OpenTimings>,
 }
@@ -206,6 +210,7 @@ impl EmbeddedStore {
                 tombstones,
             }),
             config,
+            writer: Mutex::new(()),
             warnings: Mutex::new(Vec::new()),
             timings: Mutex::new(OpenTimings {
                 sled: start.elapsed().as_secs_f64(),
@@ -329,7 +334,7 @@ impl EmbeddedStore {
 
     /// A new graph from every live vector in sled; with `drop_tombstones`, also forgets them.
     fn rebuild_graph(&self, drop_tombstones: bool) -> Result<RebuildReport, StoreError> {
-        let mut live = self.live_mut();
+        let _writer = self.write_turn();
         let mut points = Vec::new();
         for kv in self.trees.vectors.iter() {
             let (k, v) = kv.map_err(|e| self.sled(e))?;
@@ -337,15 +342,20 @@ impl EmbeddedStore {
             let vector = self.decode_vector(id, &v)?;
             points.push((id, vector));
         }
+        // Built aside: searches go on against the old graph until the swap.
         let graph = Graph::new(params_of(&self.config), self.config.metric, points.len());
         graph.insert(&points);
-        let removed = live.tombstones.len() as u64;
-        if drop_tombstones {
-            self.trees.tombstones.clear().map_err(|e| self.sled(e))?;
-            live.tombstones.clear();
-        }
-        live.graph = graph;
-        self.dump_locked(&live)?;
+        let removed = {
+            let mut live = self.live_mut();
+            let removed = live.tombstones.len() as u64;
+            if drop_tombstones {
+                self.trees.tombstones.clear().map_err(|e| self.sled(e))?;
+                live.tombstones.clear();
+            }
+            live.graph = graph;
+            removed
+        };
+        self.dump_locked(&self.live())?;
         Ok(RebuildReport {
             points: points.len() as u64,
             removed_tombstones: if drop_tombstones { removed } else { 0 },
@@ -374,6 +384,10 @@ impl EmbeddedStore {
         }
         self.db.flush().map_err(|e| self.sled(e))?;
         Ok(())
+    }
+
+    fn write_turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn live(&self) -> std::sync::RwLockReadGuard<'_, Live> {
@@ -623,6 +637,7 @@ fn take_seqs(meta: &sled::transaction::TransactionalTree, n: u64) -> TxResult<u6
 #[async_trait]
 impl VectorStore for EmbeddedStore {
     async fn info(&self) -> Result<StoreInfo, StoreError> {
+        let warnings = self.warnings().await;
         Ok(StoreInfo {
             kind: "embedded".into(),
             location: self.dir.display().to_string(),
@@ -630,12 +645,15 @@ impl VectorStore for EmbeddedStore {
             metric: self.config.metric,
             points: self.points()?,
             tombstones: self.live().tombstones.len() as u64,
-            warnings: self
-                .warnings
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            warnings,
         })
+    }
+
+    async fn warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     async fn insert(
@@ -665,7 +683,7 @@ impl VectorStore for EmbeddedStore {
                 Ok((records::vector_bytes(&p.vector), meta))
             })
             .collect::<Result<_, StoreError>>()?;
-        let live = self.live_mut();
+        let _writer = self.write_turn();
         let t = &self.trees;
         let n = points.len() as u64;
         let ids = (
@@ -705,12 +723,12 @@ impl VectorStore for EmbeddedStore {
             .copied()
             .zip(points.into_iter().map(|p| p.vector))
             .collect();
-        live.graph.insert(&batch);
+        self.live_mut().graph.insert(&batch);
         Ok(ids)
     }
 
     async fn delete(&self, ids: &[PointId], durability: Durability) -> Result<u64, StoreError> {
-        let mut live = self.live_mut();
+        let _writer = self.write_turn();
         let t = &self.trees;
         let removed = (
             &t.meta,
@@ -747,7 +765,7 @@ impl VectorStore for EmbeddedStore {
             )
             .map_err(|e| tx_err(e, &self.dir))?;
         self.finish(durability)?;
-        live.tombstones.extend(removed.iter().copied());
+        self.live_mut().tombstones.extend(removed.iter().copied());
         Ok(removed.len() as u64)
     }
 
@@ -756,7 +774,7 @@ impl VectorStore for EmbeddedStore {
         updates: Vec<(PointId, Metadata)>,
         durability: Durability,
     ) -> Result<u64, StoreError> {
-        let _live = self.live_mut();
+        let _writer = self.write_turn();
         let t = &self.trees;
         let n = (&t.metadata, &t.by_value)
             .transaction(|(metadata, by_value)| {
@@ -827,8 +845,9 @@ impl VectorStore for EmbeddedStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        // Exclusive: no write may slip between the checkpoint sequence and the dump.
-        let live = self.live_mut();
+        // No write may slip between the checkpoint sequence and the dump.
+        let _writer = self.write_turn();
+        let live = self.live();
         self.dump_locked(&live)
     }
 }
