@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::Args;
-use lookalike_core::image::{decode_file, to_pixels};
+use lookalike_core::image::load_for_model;
 use lookalike_core::{DecodeLimits, Preprocess, SimilarityModel};
 use lookalike_explain::render::{draw_box, overlay, save_png, upsample};
 use lookalike_explain::{
@@ -78,11 +78,8 @@ pub fn load_image(
     path: &Path,
     preprocess: &Preprocess,
 ) -> anyhow::Result<(image::RgbImage, tch::Tensor)> {
-    let img = decode_file(path, &DecodeLimits::default())
-        .with_context(|| format!("reading the image {}", path.display()))?;
-    let crop = preprocess.apply(&img);
-    let pixels = to_pixels(std::slice::from_ref(&crop))?;
-    Ok((crop, pixels))
+    load_for_model(path, &DecodeLimits::default(), preprocess)
+        .with_context(|| format!("reading the image {}", path.display()))
 }
 
 /// Upsamples a map to the image, finds its box, and writes the overlay (box in white) to `png`.

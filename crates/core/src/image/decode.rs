@@ -10,12 +10,13 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 #[non_exhaustive]
 pub enum ImageError {
     /// The file could not be read at all.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read: {reason}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error. (Not the error's `source`: the message already says it, and a
+        /// chain printer such as anyhow's would say it twice.)
+        reason: std::io::Error,
     },
     /// The file has no bytes.
     #[error("{}: the file is empty", path.display())]
@@ -100,9 +101,9 @@ const SUPPORTED: [ImageFormat; 6] = [
 
 /// Reads and decodes one file. See [`decode_bytes`].
 pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<RgbImage, ImageError> {
-    let bytes = std::fs::read(path).map_err(|source| ImageError::Io {
+    let bytes = std::fs::read(path).map_err(|reason| ImageError::Io {
         path: path.into(),
-        source,
+        reason,
     })?;
     decode_bytes(&bytes, path, limits)
 }

@@ -13,9 +13,9 @@ pub const IMAGE_EXTENSIONS: [&str; 9] = [
 /// Every file under `root` (recursively, following symbolic links) whose extension names an
 /// image format, sorted by path so that runs are repeatable. Other files are not listed.
 pub fn find_images(root: &Path) -> Result<Vec<PathBuf>, ImageError> {
-    let io = |path: &Path, source| ImageError::Io {
+    let io = |path: &Path, reason| ImageError::Io {
         path: path.into(),
-        source,
+        reason,
     };
     let meta = std::fs::metadata(root).map_err(|e| io(root, e))?;
     if !meta.is_dir() {

@@ -13,3 +13,15 @@ pub use augment::augment;
 pub use decode::{decode_bytes, decode_file, DecodeLimits, ImageError};
 pub use folder::{find_images, IMAGE_EXTENSIONS};
 pub use preprocess::{to_pixels, Preprocess};
+
+/// One image file as a model sees it: decoded, resized and cropped (the crop, for overlays) and
+/// as float pixels `[1, 3, H, W]`. What `search`, `explain` and friends all start from.
+pub fn load_for_model(
+    path: &std::path::Path,
+    limits: &DecodeLimits,
+    preprocess: &Preprocess,
+) -> crate::Result<(image::RgbImage, tch::Tensor)> {
+    let crop = preprocess.apply(&decode_file(path, limits)?);
+    let pixels = to_pixels(std::slice::from_ref(&crop))?;
+    Ok((crop, pixels))
+}

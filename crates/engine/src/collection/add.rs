@@ -78,9 +78,9 @@ struct Pending {
 }
 
 fn sha256_of(path: &Path) -> Result<String, ImageError> {
-    let bytes = std::fs::read(path).map_err(|source| ImageError::Io {
+    let bytes = std::fs::read(path).map_err(|reason| ImageError::Io {
         path: path.to_path_buf(),
-        source,
+        reason,
     })?;
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use lookalike_core::image::{decode_file, to_pixels};
+use lookalike_core::image::load_for_model;
 use lookalike_core::DecodeLimits;
 use lookalike_index::{Filter, Metadata, PointId, Query};
 use serde::Serialize;
@@ -43,10 +43,8 @@ pub struct SearchHit {
 impl Collection {
     /// The index vector of an image file.
     pub fn vector_of_image(&self, path: &Path) -> Result<Vec<f32>, CollectionError> {
-        let img = decode_file(path, &DecodeLimits::default())?;
-        let preprocess = self.preprocess();
-        let pixels =
-            to_pixels(&[preprocess.apply(&img)])?.f_to_device(self.model.backbone().device())?;
+        let (_, pixels) = load_for_model(path, &DecodeLimits::default(), &self.preprocess())?;
+        let pixels = pixels.f_to_device(self.model.backbone().device())?;
         let e = self
             .model
             .embed_pixels(&pixels)?
