@@ -11,7 +11,7 @@ WEIGHTS := weights/efficientnet-lite0.safetensors
 BIN     := target/release/lookalike
 DEMO    := index/demo
 
-.PHONY: setup build demo test lint unit bench bench-ann clean postgres
+.PHONY: setup build demo test lint unit bench bench-ann clean postgres browser
 .DELETE_ON_ERROR:
 
 setup: $(VENV)/.installed $(WEIGHTS) .cargo/config.toml build
@@ -57,7 +57,18 @@ postgres:
 unit: setup postgres
 	cargo test --release --workspace
 
-test: lint unit
+test: lint unit browser
+
+# The web UI's end-to-end tests in Debian's headless Chromium, driven by playwright-core (pinned
+# in tests/browser/package-lock.json). They index generated images with the release binary and
+# start `lookalike serve` on a free port. Screenshots land in docs/screenshots/.
+browser: setup tests/browser/node_modules/.installed
+	scripts/install-chromium.sh
+	LOOKALIKE_BIN=$${LOOKALIKE_BIN:-$(BIN)} node --test tests/browser/*.test.js
+
+tests/browser/node_modules/.installed: tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	touch $@
 
 bench: setup
 	$(PY) scripts/bench_embed.py

@@ -9,4 +9,5 @@ mod explain_cli;
 mod explain_parity;
 mod index_cli;
 mod parity;
+mod server_api;
 mod train_cli;

@@ -5,6 +5,7 @@
 //! creates it). When it is missing the tests fail with a message that says so: they never skip.
 
 pub mod postgres;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

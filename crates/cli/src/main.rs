@@ -36,6 +36,8 @@ enum Command {
     Index(commands::index::IndexArgs),
     /// Find the images of a collection most like a query image.
     Search(commands::search::SearchArgs),
+    /// Serve the collections over HTTP: the JSON API and the web UI.
+    Serve(commands::serve::ServeArgs),
     /// Benchmarks: `bench ann` measures the vector index against exact search.
     Bench(commands::bench::BenchArgs),
     /// Explain why two images were called the same or different: four saliency overlays.
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare::run(args),
         Command::Index(args) => commands::index::run(args),
         Command::Search(args) => commands::search::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::EvalExplanations(args) => commands::eval_explanations::run(args),

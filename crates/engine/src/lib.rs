@@ -7,8 +7,11 @@
 //! - [`evaluate`]: pair and retrieval metrics of any model on any labelled folder.
 //!
 //! - [`collection`]: a model + a vector store + metadata and thumbnails under one name:
-//!   incremental adds (by content hash), deletes, metadata updates, rebuilds, and search that
-//!   re-ranks the store's candidates with the model's exact head.
+//!   incremental adds (by content hash or as uploaded bytes), deletes, metadata updates,
+//!   rebuilds, search that re-ranks the store's candidates with the model's exact head, and
+//!   explanations of hits. Its model is a pool of replicas, so one collection serves many
+//!   threads.
+//! - [`explainers`]: the registry of every explainer (Grad-CAM and the plugins).
 //!
 //! The engine ties
 //! `lookalike-core` (pixels → tensors, the model) to `lookalike-index` (vectors at rest); the
@@ -17,6 +20,7 @@
 pub mod collection;
 pub mod embed;
 pub mod evaluate;
+pub mod explainers;
 pub mod train;
 
 pub use embed::{embed_paths, EmbedOptions, Embedded, Progress, Skipped};

@@ -10,7 +10,7 @@ use std::path::Path;
 use image::{Rgb, RgbImage};
 use tch::Tensor;
 
-use crate::boxes::BBox;
+use crate::boxes::{box_from_map, BBox, BoxOptions};
 use crate::{Error, Result, SaliencyMap};
 
 /// The map upsampled bilinearly (half-pixel centres, as `cv2.resize` and PyTorch's
@@ -77,6 +77,39 @@ pub fn draw_box(image: &mut RgbImage, b: &BBox, colour: [u8; 3]) {
             }
         }
     }
+}
+
+/// The picture of one map: `image` (the crop the map lies on) under the upsampled map, with the
+/// map's box drawn in white; and the box (none for a flat map).
+pub fn overlay_with_box(
+    image: &RgbImage,
+    map: &SaliencyMap,
+    boxes: &BoxOptions,
+) -> Result<(RgbImage, Option<BBox>)> {
+    let (w, h) = image.dimensions();
+    let heat = upsample(map, w, h)?;
+    let bbox = if map.flat {
+        None
+    } else {
+        box_from_map(&heat, w, h, boxes)
+    };
+    let mut picture = overlay(image, &heat, 0.5);
+    if let Some(b) = &bbox {
+        draw_box(&mut picture, b, [255, 255, 255]);
+    }
+    Ok((picture, bbox))
+}
+
+/// An RGB image as PNG bytes.
+pub fn png_bytes(image: &RgbImage) -> Result<Vec<u8>> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|source| Error::Write {
+            path: "(memory)".into(),
+            source,
+        })?;
+    Ok(out.into_inner())
 }
 
 /// Saves an RGB image as PNG.

@@ -40,7 +40,7 @@ pub struct CropArgs {
 pub fn run(args: CropArgs) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let registry = registry();
-    let (explainer, layer, boxes) = args.method.resolve(&registry, &model)?;
+    let (explainer, layer, boxes) = args.method.resolve(&registry, model.backbone().units())?;
     let preprocess = model.config().map(|c| c.preprocess()).unwrap_or_default();
     let options = EmbedOptions {
         preprocess,

@@ -57,7 +57,7 @@ struct Score {
 pub fn run(args: EvalExplanationsArgs) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let registry = registry();
-    let (_, layer, _) = args.method.resolve(&registry, &model)?;
+    let (_, layer, _) = args.method.resolve(&registry, model.backbone().units())?;
     let methods: Vec<_> = if args.all_methods {
         registry.all().collect()
     } else {

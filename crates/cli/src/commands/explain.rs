@@ -38,7 +38,7 @@ pub struct ExplainArgs {
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let registry = registry();
-    let (explainer, layer, boxes) = args.method.resolve(&registry, &model)?;
+    let (explainer, layer, boxes) = args.method.resolve(&registry, model.backbone().units())?;
     let preprocess = model.config().map(|c| c.preprocess()).unwrap_or_default();
     let (crop_a, a) = load_image(&args.a, &preprocess)?;
     let (crop_b, b) = load_image(&args.b, &preprocess)?;

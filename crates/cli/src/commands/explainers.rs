@@ -6,22 +6,14 @@ use std::path::Path;
 use anyhow::Context;
 use clap::Args;
 use lookalike_core::image::load_for_model;
-use lookalike_core::{DecodeLimits, Preprocess, SimilarityModel};
-use lookalike_explain::render::{draw_box, overlay, save_png, upsample};
+use lookalike_core::{DecodeLimits, Preprocess};
+use lookalike_explain::render::{overlay_with_box, save_png};
 use lookalike_explain::{
-    box_from_map, BBox, BoxOptions, Explainer, Layer, PairExplanation, Registry, SaliencyMap,
+    BBox, BoxOptions, Explainer, Layer, PairExplanation, Registry, SaliencyMap,
 };
 use serde_json::json;
 
-/// Grad-CAM plus every plugin under `plugins/`.
-pub fn registry() -> Registry {
-    let mut r = Registry::builtin();
-    r.register(lookalike_gradcam_plus_plus::explainer());
-    r.register(lookalike_xgradcam::explainer());
-    r.register(lookalike_hirescam::explainer());
-    r.register(lookalike_layercam::explainer());
-    r
-}
+pub use lookalike_engine::explainers::registry;
 
 /// Which explainer, which layer, which boxes.
 #[derive(Debug, Args)]
@@ -42,14 +34,13 @@ pub struct MethodArgs {
 }
 
 impl MethodArgs {
-    /// The explainer, the layer (checked against the model) and the box options.
+    /// The explainer, the layer (checked against a backbone of `units` units) and the box options.
     pub fn resolve<'r>(
         &self,
         registry: &'r Registry,
-        model: &SimilarityModel,
+        units: usize,
     ) -> anyhow::Result<(&'r dyn Explainer, Layer, BoxOptions)> {
         let explainer = registry.get(&self.method)?;
-        let units = model.backbone().units();
         let layer = Layer::parse(&self.layer).map_err(|_| {
             anyhow::anyhow!(
                 "--layer {:?} is not `last` or a unit number from 1 to {units}",
@@ -82,26 +73,16 @@ pub fn load_image(
         .with_context(|| format!("reading the image {}", path.display()))
 }
 
-/// Upsamples a map to the image, finds its box, and writes the overlay (box in white) to `png`.
+/// Finds a map's box on the crop and, if `png` is given, writes the overlay (box in white).
 pub fn render(
     crop: &image::RgbImage,
     map: &SaliencyMap,
     boxes: &BoxOptions,
     png: Option<&Path>,
 ) -> anyhow::Result<Option<BBox>> {
-    let (w, h) = crop.dimensions();
-    let heat = upsample(map, w, h)?;
-    let bbox = if map.flat {
-        None
-    } else {
-        box_from_map(&heat, w, h, boxes)
-    };
+    let (picture, bbox) = overlay_with_box(crop, map, boxes)?;
     if let Some(png) = png {
-        let mut img = overlay(crop, &heat, 0.5);
-        if let Some(b) = &bbox {
-            draw_box(&mut img, b, [255, 255, 255]);
-        }
-        save_png(&img, png)?;
+        save_png(&picture, png)?;
     }
     Ok(bbox)
 }

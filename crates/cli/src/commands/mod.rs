@@ -12,6 +12,7 @@ pub mod index;
 mod model;
 mod progress;
 pub mod search;
+pub mod serve;
 pub mod train;
 
 /// The async runtime for the commands that talk to a vector store (one thread: the CLI does one

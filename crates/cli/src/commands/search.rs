@@ -4,13 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use lookalike_core::{parse_device, BackboneKind};
-use lookalike_engine::collection::{Collection, SearchHit, SearchRequest};
-use lookalike_explain::explain_pairs;
+use lookalike_core::{parse_device, BackboneKind, DecodeLimits};
+use lookalike_engine::collection::{Collection, QueryImage, SearchHit, SearchRequest};
 use lookalike_index::Filter;
 use serde_json::json;
 
-use super::explainers::{load_image, registry, write_pair, MethodArgs};
+use super::explainers::{registry, write_pair, MethodArgs};
 use super::index::{model_ref, DataDirArgs};
 
 /// Query by image.
@@ -81,20 +80,18 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             filter,
             ef: a.ef,
         };
+        let searching = || format!("searching {:?} for {}", a.name, a.query.display());
+        // Decoded once: to search, and to explain.
+        let query =
+            QueryImage::from_file(&a.query, &DecodeLimits::default(), &collection.preprocess())
+                .with_context(searching)?;
+        let vector = collection.vector_of(&query).with_context(searching)?;
         let hits = collection
-            .search_image(&a.query, &request)
+            .search_vector(vector, &request)
             .await
-            .with_context(|| format!("searching {:?} for {}", a.name, a.query.display()))?;
+            .with_context(searching)?;
         let explanations = match (&a.explain, &a.out) {
-            (Some(method), Some(out)) => explain_hits(
-                &collection,
-                &a.query,
-                &hits,
-                method,
-                &a.layer,
-                a.offset,
-                out,
-            )?,
+            (Some(method), Some(out)) => explain_hits(&collection, &query, &hits, &a, method, out)?,
             _ => Vec::new(),
         };
         if a.json {
@@ -148,44 +145,35 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
 /// hit's summary (folder, similarity, decision, maps with boxes).
 fn explain_hits(
     collection: &Collection,
-    query: &Path,
+    query: &QueryImage,
     hits: &[SearchHit],
+    a: &SearchArgs,
     method: &str,
-    layer: &str,
-    offset: usize,
     out: &Path,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
-    let model = collection.model();
+    let (query_path, offset) = (&a.query, a.offset);
     let registry = registry();
     let args = MethodArgs {
         method: method.to_string(),
-        layer: layer.to_string(),
+        layer: a.layer.clone(),
         box_fraction: 0.2,
         box_padding: 0,
     };
-    let (explainer, layer, boxes) = args.resolve(&registry, model)?;
-    if hits.is_empty() {
-        return Ok(Vec::new());
-    }
-    let preprocess = collection.preprocess();
-    let (query_crop, query_pixels) = load_image(query, &preprocess)?;
-    let mut crops = Vec::with_capacity(hits.len());
-    let mut pixels = Vec::with_capacity(hits.len());
-    for h in hits {
-        let (crop, p) = load_image(Path::new(&h.path), &preprocess)
-            .with_context(|| format!("explaining hit {} (its file must still be there)", h.id))?;
-        crops.push(crop);
-        pixels.push(p);
-    }
-    let batch = tch::Tensor::f_cat(&pixels, 0)?;
-    let explained = explain_pairs(model, &query_pixels, &batch, explainer, layer)
+    let (explainer, layer, boxes) = args.resolve(&registry, collection.models().facts().units)?;
+    let files: Vec<(u64, PathBuf)> = hits
+        .iter()
+        .map(|h| (h.id, PathBuf::from(&h.path)))
+        .collect();
+    let explained = collection
+        .explain_hits(query, &files, explainer, layer, false)
         .context("explaining the hits")?;
     let mut summaries = Vec::with_capacity(hits.len());
-    for (i, ((h, crop), e)) in hits.iter().zip(&crops).zip(&explained).enumerate() {
+    for (i, (h, explained)) in hits.iter().zip(&explained).enumerate() {
+        let e = &explained.pair;
         let dir = out.join(format!("{:03}-{}", offset + i + 1, h.id));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("creating the output folder {}", dir.display()))?;
-        let (maps, grids) = write_pair(&dir, &query_crop, crop, e, &boxes)?;
+        let (maps, grids) = write_pair(&dir, &query.crop, &explained.crop, e, &boxes)?;
         let summary = json!({
             "dir": dir,
             "similarity": e.similarity,
@@ -196,7 +184,7 @@ fn explain_hits(
             "maps": maps,
         });
         let mut full = summary.clone();
-        full["query"] = json!(query);
+        full["query"] = json!(query_path);
         full["hit"] = json!(h);
         full["grids"] = serde_json::Value::Object(grids);
         let path = dir.join("explanation.json");

@@ -85,7 +85,7 @@ fn sha256_of(path: &Path) -> Result<String, ImageError> {
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
-fn thumbnail(img: &RgbImage, size: u32) -> Option<Vec<u8>> {
+pub(super) fn thumbnail(img: &RgbImage, size: u32) -> Option<Vec<u8>> {
     if size == 0 {
         return None;
     }
@@ -105,8 +105,23 @@ impl Collection {
         &self,
         paths: &[PathBuf],
         options: AddOptions,
+        on_event: impl FnMut(AddEvent<'_>),
+    ) -> Result<AddReport, CollectionError> {
+        self.add_with_metadata(paths, &Metadata::new(), options, on_event)
+            .await
+    }
+
+    /// [`Collection::add`], giving every new image the keys of `metadata` too. The keys the
+    /// collection records itself (`path`, `sha256`, `width`, `height`) take precedence; a
+    /// `label` given here replaces the folder's name.
+    pub async fn add_with_metadata(
+        &self,
+        paths: &[PathBuf],
+        metadata: &Metadata,
+        options: AddOptions,
         mut on_event: impl FnMut(AddEvent<'_>),
     ) -> Result<AddReport, CollectionError> {
+        let _adding = self.adding.lock().await;
         let mut report = AddReport::default();
         let mut files = Vec::new();
         for root in paths {
@@ -163,7 +178,14 @@ impl Collection {
         let preprocess = self.preprocess();
         for batch in pending.chunks(options.batch_size.max(1)) {
             let added = self
-                .add_batch(batch, &options, &preprocess, &mut report, &mut on_event)
+                .add_batch(
+                    batch,
+                    metadata,
+                    &options,
+                    &preprocess,
+                    &mut report,
+                    &mut on_event,
+                )
                 .await?;
             on_event(AddEvent::Added(&added));
         }
@@ -174,6 +196,7 @@ impl Collection {
     async fn add_batch(
         &self,
         batch: &[Pending],
+        extra: &Metadata,
         options: &AddOptions,
         preprocess: &Preprocess,
         report: &mut AddReport,
@@ -192,14 +215,23 @@ impl Collection {
             }
             Ok(preprocess.apply(&img))
         };
-        let embedded = embed_with(
-            self.model.backbone(),
-            &paths,
-            batch.len(),
-            None,
-            load,
-            |_| {},
-        )?;
+        let embedded = self.models.with(|model| -> Result<_, CollectionError> {
+            let embedded = embed_with(model.backbone(), &paths, batch.len(), None, load, |_| {})?;
+            let e = if embedded.paths.is_empty() {
+                Vec::new()
+            } else {
+                let rows = embedded.paths.len() as i64;
+                let pooled = tch::Tensor::from_slice(&embedded.vectors)
+                    .f_view([rows, embedded.dim as i64])?
+                    .f_to_device(model.backbone().device())?;
+                let e = tch::no_grad(|| model.embed(&pooled))?
+                    .f_to_device(tch::Device::Cpu)?
+                    .f_contiguous()?;
+                Vec::<f32>::try_from(&e.f_view([-1])?)?
+            };
+            Ok((embedded, e))
+        })??;
+        let (embedded, e) = embedded;
         for Skipped { error } in &embedded.skipped {
             on_event(AddEvent::Skipped(error));
             report.skipped.push(error.to_string());
@@ -207,14 +239,6 @@ impl Collection {
         if embedded.paths.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = embedded.paths.len() as i64;
-        let pooled = tch::Tensor::from_slice(&embedded.vectors)
-            .f_view([rows, embedded.dim as i64])?
-            .f_to_device(self.model.backbone().device())?;
-        let e = tch::no_grad(|| self.model.embed(&pooled))?
-            .f_to_device(tch::Device::Cpu)?
-            .f_contiguous()?;
-        let e: Vec<f32> = Vec::try_from(&e.f_view([-1])?)?;
         let width = e.len() / embedded.paths.len();
         let thumbs = thumbs.into_inner().unwrap_or_default();
         let sizes = sizes.into_inner().unwrap_or_default();
@@ -222,10 +246,10 @@ impl Collection {
         for (row, path) in embedded.paths.iter().enumerate() {
             let i = batch.iter().position(|p| &p.path == path).unwrap_or(row);
             let item = &batch[i];
-            let mut metadata = Metadata::new();
+            let mut metadata = extra.clone();
             metadata.insert("path".into(), json!(path.display().to_string()));
             metadata.insert("sha256".into(), json!(item.sha256));
-            if let Some(label) = &item.label {
+            if let (Some(label), false) = (&item.label, extra.contains_key("label")) {
                 metadata.insert("label".into(), json!(label));
             }
             metadata.insert("width".into(), json!(sizes[i].0));

@@ -40,6 +40,9 @@ pub enum CollectionError {
     /// Bad parameters or files.
     #[error("{0}")]
     Invalid(String),
+    /// The request contradicts what is stored (a caller id already in use).
+    #[error("{0}")]
+    Conflict(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -54,6 +57,9 @@ pub enum CollectionError {
     /// The model failed.
     #[error(transparent)]
     Model(#[from] lookalike_core::Error),
+    /// An explanation failed (unknown method, layer out of range, ...).
+    #[error(transparent)]
+    Explain(#[from] lookalike_explain::Error),
     /// The vector store failed.
     #[error(transparent)]
     Store(#[from] lookalike_index::StoreError),

@@ -9,8 +9,11 @@
 mod add;
 mod config;
 mod error;
+mod explain;
+mod models;
 mod search;
 mod space;
+mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -25,16 +28,21 @@ use serde::Serialize;
 pub use add::{AddEvent, AddOptions, AddReport};
 pub use config::{CollectionConfig, ModelRef, StoreRef, CONFIG_FILE};
 pub use error::CollectionError;
-pub use search::{SearchHit, SearchRequest};
+pub use explain::HitExplanation;
+pub use models::{ModelFacts, ModelPool};
+pub use search::{QueryImage, SearchHit, SearchRequest};
 pub use space::Space;
+pub use uploads::{Upload, Uploaded, RESERVED_KEYS};
 
 /// An open collection: its config, its model (loaded) and its store (connected).
 pub struct Collection {
     dir: PathBuf,
     config: CollectionConfig,
-    model: SimilarityModel,
+    models: ModelPool,
     space: Space,
     store: Box<dyn VectorStore>,
+    /// Held through an add, so that two adds never both decide an image is new.
+    adding: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -145,12 +153,14 @@ impl Collection {
             )));
         }
         config.write(&dir)?;
+        let models = ModelPool::new(loaded, config.model.clone(), device);
         Ok(Collection {
             dir,
             config,
-            model: loaded,
+            models,
             space,
             store,
+            adding: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -164,7 +174,7 @@ impl Collection {
         let dir = data_dir.join(name);
         let config = CollectionConfig::read(&dir, name)?;
         let model = config.model.load(device)?;
-        Self::assemble(dir, config, model).await
+        Self::assemble(dir, config, model, device).await
     }
 
     /// Opens collection `name` with `model`, which must be the one it was built with.
@@ -185,22 +195,25 @@ impl Collection {
             });
         }
         let loaded = model.load(device)?;
-        Self::assemble(dir, config, loaded).await
+        Self::assemble(dir, config, loaded, device).await
     }
 
     async fn assemble(
         dir: PathBuf,
         config: CollectionConfig,
         model: SimilarityModel,
+        device: tch::Device,
     ) -> Result<Self, CollectionError> {
         let space = Space::of(&model)?;
         let store = open_store(&dir, &config, false).await?;
+        let models = ModelPool::new(model, config.model.clone(), device);
         Ok(Collection {
             dir,
             config,
-            model,
+            models,
             space,
             store,
+            adding: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -209,17 +222,25 @@ impl Collection {
         &self.config
     }
 
-    /// Its model.
-    pub fn model(&self) -> &SimilarityModel {
-        &self.model
+    /// Its folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Its model's replicas: [`ModelPool::with`] lends one to a job.
+    pub fn models(&self) -> &ModelPool {
+        &self.models
+    }
+
+    /// Lets up to `replicas` jobs use the model at once (a server sets this before sharing the
+    /// collection between its workers; the CLI keeps the one it loaded).
+    pub fn set_model_replicas(&mut self, replicas: usize) {
+        self.models.set_capacity(replicas);
     }
 
     /// How its model resizes and crops images.
     pub fn preprocess(&self) -> lookalike_core::Preprocess {
-        self.model
-            .config()
-            .map(|c| c.preprocess())
-            .unwrap_or_default()
+        self.models.facts().preprocess
     }
 
     /// Its store.
@@ -234,7 +255,7 @@ impl Collection {
             dir: self.dir.clone(),
             model: self.config.model.describe(),
             fingerprint: self.config.model.fingerprint.clone(),
-            threshold: self.model.threshold(),
+            threshold: self.models.facts().threshold,
             store: self.store.info().await?,
         })
     }

@@ -3,10 +3,12 @@
 
 use std::path::Path;
 
-use lookalike_core::image::load_for_model;
-use lookalike_core::DecodeLimits;
+use image::RgbImage;
+use lookalike_core::image::{decode_bytes, load_for_model, to_pixels};
+use lookalike_core::{DecodeLimits, Preprocess};
 use lookalike_index::{Filter, Metadata, PointId, Query};
 use serde::Serialize;
+use tch::Tensor;
 
 use super::{Collection, CollectionError};
 
@@ -40,17 +42,57 @@ pub struct SearchHit {
     pub metadata: Metadata,
 }
 
+/// A query image as the model sees it: the preprocessed crop (for overlays) and its pixels
+/// `[1, 3, H, W]`. Decoded once, used to search and to explain.
+#[derive(Debug)]
+pub struct QueryImage {
+    /// The resized and cropped image.
+    pub crop: RgbImage,
+    /// Its float pixels.
+    pub pixels: Tensor,
+}
+
+impl QueryImage {
+    /// An image file.
+    pub fn from_file(
+        path: &Path,
+        limits: &DecodeLimits,
+        preprocess: &Preprocess,
+    ) -> Result<Self, CollectionError> {
+        let (crop, pixels) = load_for_model(path, limits, preprocess)?;
+        Ok(QueryImage { crop, pixels })
+    }
+
+    /// Uploaded bytes; `name` says where they came from in errors.
+    pub fn from_bytes(
+        bytes: &[u8],
+        name: &str,
+        limits: &DecodeLimits,
+        preprocess: &Preprocess,
+    ) -> Result<Self, CollectionError> {
+        let crop = preprocess.apply(&decode_bytes(bytes, Path::new(name), limits)?);
+        let pixels = to_pixels(std::slice::from_ref(&crop))?;
+        Ok(QueryImage { crop, pixels })
+    }
+}
+
 impl Collection {
+    /// The index vector of a query image (model work: runs on the caller's thread).
+    pub fn vector_of(&self, query: &QueryImage) -> Result<Vec<f32>, CollectionError> {
+        let e = self
+            .models
+            .with(|model| -> Result<Vec<f32>, CollectionError> {
+                let pixels = query.pixels.f_to_device(model.backbone().device())?;
+                let e = model.embed_pixels(&pixels)?.f_to_device(tch::Device::Cpu)?;
+                Ok(Vec::try_from(&e.f_view([-1])?)?)
+            })??;
+        Ok(self.space.vector(&e))
+    }
+
     /// The index vector of an image file.
     pub fn vector_of_image(&self, path: &Path) -> Result<Vec<f32>, CollectionError> {
-        let (_, pixels) = load_for_model(path, &DecodeLimits::default(), &self.preprocess())?;
-        let pixels = pixels.f_to_device(self.model.backbone().device())?;
-        let e = self
-            .model
-            .embed_pixels(&pixels)?
-            .f_to_device(tch::Device::Cpu)?;
-        let e: Vec<f32> = Vec::try_from(&e.f_view([-1])?)?;
-        Ok(self.space.vector(&e))
+        let query = QueryImage::from_file(path, &DecodeLimits::default(), &self.preprocess())?;
+        self.vector_of(&query)
     }
 
     /// The images most like the one at `path`.
@@ -61,6 +103,32 @@ impl Collection {
     ) -> Result<Vec<SearchHit>, CollectionError> {
         let vector = self.vector_of_image(path)?;
         self.search_vector(vector, request).await
+    }
+
+    /// More like a stored image: its nearest neighbours, itself left out. `None` if there is no
+    /// image `id`.
+    pub async fn search_like(
+        &self,
+        id: PointId,
+        request: &SearchRequest,
+    ) -> Result<Option<Vec<SearchHit>>, CollectionError> {
+        let Some(point) = self.store.get(&[id]).await?.pop() else {
+            return Ok(None);
+        };
+        // Ask for one more from the top, so that leaving the image itself out keeps the page full.
+        let wider = SearchRequest {
+            k: request.offset + request.k + 1,
+            offset: 0,
+            ..request.clone()
+        };
+        let hits = self.search_vector(point.vector, &wider).await?;
+        Ok(Some(
+            hits.into_iter()
+                .filter(|h| h.id != id)
+                .skip(request.offset)
+                .take(request.k)
+                .collect(),
+        ))
     }
 
     /// The images nearest an index vector, re-ranked by the exact head.
@@ -83,7 +151,7 @@ impl Collection {
             with_metadata: true,
         };
         let candidates = self.store.search(&[query]).await?.pop().unwrap_or_default();
-        let threshold = self.model.threshold();
+        let threshold = self.models.facts().threshold;
         let mut hits: Vec<(f64, SearchHit)> = candidates
             .into_iter()
             .map(|h| {

@@ -1,0 +1,111 @@
+//! `lookalike serve`: the HTTP API and the web UI over every collection in a data folder.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use lookalike_core::parse_device;
+use lookalike_server::ServeConfig;
+
+use super::index::DataDirArgs;
+
+/// Serve the collections of a data folder over HTTP, with the web UI at `/`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    data: DataDirArgs,
+    /// Address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "LOOKALIKE_BIND")]
+    bind: String,
+    /// API keys that may add, change and delete images (comma separated in the environment).
+    #[arg(
+        long = "api-key",
+        value_name = "KEY",
+        env = "LOOKALIKE_API_KEYS",
+        value_delimiter = ','
+    )]
+    api_keys: Vec<String>,
+    /// Keys that may also add images from paths on the server.
+    #[arg(
+        long = "admin-key",
+        value_name = "KEY",
+        env = "LOOKALIKE_ADMIN_KEYS",
+        value_delimiter = ','
+    )]
+    admin_keys: Vec<String>,
+    /// Reads (search, images, explanations, metrics) need a key too.
+    #[arg(long, env = "LOOKALIKE_LOCK_READS")]
+    lock_reads: bool,
+    /// The largest upload, in bytes (JSON with base64 may be a third larger).
+    #[arg(long, default_value_t = 20 << 20)]
+    max_upload_bytes: usize,
+    /// The most pixels an uploaded image may have (decompression bombs are refused).
+    #[arg(long, default_value_t = 40_000_000)]
+    max_pixels: u64,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, default_value_t = 60)]
+    timeout_secs: u64,
+    /// HTTP worker threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Query embeddings that may run at once.
+    #[arg(long, default_value_t = 2)]
+    search_slots: usize,
+    /// Explanations and adds that may run at once (apart from searches).
+    #[arg(long, default_value_t = 1)]
+    heavy_slots: usize,
+}
+
+/// Runs `lookalike serve`.
+pub fn run(a: ServeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(a.timeout_secs > 0, "--timeout-secs must be at least 1");
+    anyhow::ensure!(
+        a.max_upload_bytes > 0,
+        "--max-upload-bytes must be at least 1"
+    );
+    let keys = |keys: Vec<String>| -> Vec<String> {
+        keys.into_iter()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect()
+    };
+    let defaults = ServeConfig::default();
+    let config = ServeConfig {
+        data_dir: a.data.data_dir.clone(),
+        api_keys: keys(a.api_keys),
+        admin_keys: keys(a.admin_keys),
+        lock_reads: a.lock_reads,
+        max_upload_bytes: a.max_upload_bytes,
+        limits: lookalike_core::DecodeLimits {
+            max_pixels: a.max_pixels,
+            ..defaults.limits
+        },
+        timeout: Duration::from_secs(a.timeout_secs),
+        workers: a.workers.max(1),
+        search_slots: a.search_slots.max(1),
+        heavy_slots: a.heavy_slots.max(1),
+        device: parse_device(&a.data.device)?,
+    };
+    let data_dir = config.data_dir.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let running = lookalike_server::start(config, &a.bind)
+            .await
+            .with_context(|| format!("starting the server on {}", a.bind))?;
+        for s in &running.skipped {
+            eprintln!("warning: not serving {s}");
+        }
+        if running.collections.is_empty() {
+            eprintln!(
+                "warning: no collections in {}: create one with `lookalike index create`",
+                data_dir.display()
+            );
+        }
+        super::emit(&format!(
+            "serving {} collections ({}) at http://{}/",
+            running.collections.len(),
+            running.collections.join(", "),
+            running.addr
+        ))?;
+        running.server.await.context("serving")
+    })
+}

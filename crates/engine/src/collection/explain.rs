@@ -1,0 +1,88 @@
+//! Explaining hits: a query against stored images, all in one batch, with the four maps of each
+//! pair and, if asked, which cells of the two images match.
+
+use std::path::PathBuf;
+
+use image::RgbImage;
+use lookalike_core::DecodeLimits;
+use lookalike_explain::correspondence::{correspondence, Correspondence};
+use lookalike_explain::{explain_pairs, Explainer, Layer, PairExplanation};
+use lookalike_index::PointId;
+
+use super::{Collection, CollectionError, QueryImage};
+
+/// Why the model decided what it did about the query and one stored image.
+#[derive(Debug)]
+pub struct HitExplanation {
+    /// The stored image.
+    pub id: PointId,
+    /// It, as the model sees it (the crop the hit's maps lie on).
+    pub crop: RgbImage,
+    /// The decision and the four maps (`a` is the query, `b` the hit).
+    pub pair: PairExplanation,
+    /// Which cells of the query match which cells of the hit, when asked for.
+    pub correspondence: Option<Correspondence>,
+}
+
+impl Collection {
+    /// The file of stored image `id` (`None` if there is no such image).
+    pub async fn image_file(&self, id: PointId) -> Result<Option<PathBuf>, CollectionError> {
+        let Some(point) = self.store.get(&[id]).await?.pop() else {
+            return Ok(None);
+        };
+        let path = point
+            .metadata
+            .get("path")
+            .and_then(|p| p.as_str())
+            .ok_or_else(|| CollectionError::Invalid(format!("image {id} has no stored file")))?;
+        Ok(Some(PathBuf::from(path)))
+    }
+
+    /// Explains `query` against stored images (`(id, file)`, as [`Collection::image_file`]
+    /// gives) with one batched forward and backward. Model work: runs on the caller's thread.
+    pub fn explain_hits(
+        &self,
+        query: &QueryImage,
+        hits: &[(PointId, PathBuf)],
+        explainer: &dyn Explainer,
+        layer: Layer,
+        with_correspondence: bool,
+    ) -> Result<Vec<HitExplanation>, CollectionError> {
+        if hits.is_empty() {
+            return Ok(Vec::new());
+        }
+        layer.resolve(self.models.facts().units)?;
+        let preprocess = self.preprocess();
+        let mut crops = Vec::with_capacity(hits.len());
+        let mut pixels = Vec::with_capacity(hits.len());
+        for (id, path) in hits {
+            let image = QueryImage::from_file(path, &DecodeLimits::default(), &preprocess)
+                .map_err(|e| {
+                    CollectionError::Invalid(format!(
+                        "image {id} cannot be explained: its file is no longer readable ({e})"
+                    ))
+                })?;
+            crops.push(image.crop);
+            pixels.push(image.pixels);
+        }
+        let batch = tch::Tensor::f_cat(&pixels, 0)?;
+        self.models.with(|model| {
+            let pairs = explain_pairs(model, &query.pixels, &batch, explainer, layer)?;
+            let mut out = Vec::with_capacity(hits.len());
+            for (i, ((pair, crop), (id, _))) in pairs.into_iter().zip(crops).zip(hits).enumerate() {
+                let correspondence = if with_correspondence {
+                    Some(correspondence(model, &query.pixels, &pixels[i], layer)?)
+                } else {
+                    None
+                };
+                out.push(HitExplanation {
+                    id: *id,
+                    crop,
+                    pair,
+                    correspondence,
+                });
+            }
+            Ok(out)
+        })?
+    }
+}

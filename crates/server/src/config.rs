@@ -1,0 +1,62 @@
+//! How a server is set up: where its collections are, who may write, and its limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lookalike_core::DecodeLimits;
+
+/// Everything `lookalike serve` is told.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The folder whose collections are served (each `NAME/collection.json`).
+    pub data_dir: PathBuf,
+    /// Keys that may add, change and delete images.
+    pub api_keys: Vec<String>,
+    /// Keys that may also add images from paths on the server (batch jobs).
+    pub admin_keys: Vec<String>,
+    /// Reads need a key too.
+    pub lock_reads: bool,
+    /// The largest request body: an upload, or JSON with base64 images.
+    pub max_upload_bytes: usize,
+    /// Decoding limits for uploads (pixel count against decompression bombs).
+    pub limits: DecodeLimits,
+    /// How long one request may take before it is answered 503.
+    pub timeout: Duration,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Searches that may embed a query at once (each holds a model replica).
+    pub search_slots: usize,
+    /// Explanations and adds that may run at once (each holds its own replica, so they never
+    /// take the searches' ones).
+    pub heavy_slots: usize,
+    /// Where the models run.
+    pub device: tch::Device,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            data_dir: PathBuf::from("index"),
+            api_keys: Vec::new(),
+            admin_keys: Vec::new(),
+            lock_reads: false,
+            max_upload_bytes: 20 << 20,
+            limits: DecodeLimits {
+                max_pixels: 40_000_000,
+                max_alloc: 512 << 20,
+            },
+            timeout: Duration::from_secs(60),
+            workers: 2,
+            search_slots: 2,
+            heavy_slots: 1,
+            device: tch::Device::Cpu,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// Model replicas each collection may load: one per search slot and per heavy slot.
+    pub fn replicas(&self) -> usize {
+        self.search_slots.max(1) + self.heavy_slots.max(1)
+    }
+}

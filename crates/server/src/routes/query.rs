@@ -1,0 +1,158 @@
+//! What search and explain share: the query image (an upload, base64, or a stored id), the
+//! method and layer of an explanation, and turning the query into pixels off the async workers.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use lookalike_engine::collection::{Collection, QueryImage};
+use lookalike_explain::Layer;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::body::{base64_image, Form};
+use crate::error::ApiError;
+use crate::state::{AppState, Job};
+
+/// Where the query image comes from.
+#[derive(Debug)]
+pub enum Source {
+    /// Bytes sent with the request; `name` for messages.
+    Bytes {
+        /// The file's bytes.
+        bytes: Vec<u8>,
+        /// Its name.
+        name: String,
+    },
+    /// An image of the collection ("more like this").
+    Stored(u64),
+}
+
+impl Source {
+    /// From JSON's `image` (base64) or `id`: exactly one.
+    pub fn from_json(image: Option<String>, id: Option<u64>) -> Result<Self, ApiError> {
+        match (image, id) {
+            (Some(text), None) => Ok(Source::Bytes {
+                bytes: base64_image(&text, "`image`")?,
+                name: "the uploaded image".into(),
+            }),
+            (None, Some(id)) => Ok(Source::Stored(id)),
+            _ => Err(ApiError::bad_request(
+                "give exactly one query: `image` (base64) or `id` (a stored image)",
+            )),
+        }
+    }
+
+    /// From a form's `image` file part (or its only file), or its `id` field.
+    pub fn from_form(form: &mut Form) -> Result<Self, ApiError> {
+        let id = form.number::<u64>("id")?;
+        let position = form
+            .files
+            .iter()
+            .position(|f| f.field == "image")
+            .or_else(|| (form.files.len() == 1).then_some(0));
+        match (position, id) {
+            (Some(i), None) => {
+                let file = form.files.swap_remove(i);
+                Ok(Source::Bytes {
+                    bytes: file.bytes,
+                    name: file.name,
+                })
+            }
+            (None, Some(id)) => Ok(Source::Stored(id)),
+            _ => Err(ApiError::bad_request(
+                "give exactly one query: an `image` file part or an `id` field",
+            )),
+        }
+    }
+}
+
+/// An explanation's method and layer, as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainOptions {
+    /// The explainer (`gradcam` when absent).
+    pub method: Option<String>,
+    /// `last` or a unit number (text or number).
+    pub layer: Option<Value>,
+}
+
+/// A checked method name and layer.
+#[derive(Debug, Clone)]
+pub struct Method {
+    /// The registered name.
+    pub name: String,
+    /// The target layer.
+    pub layer: Layer,
+}
+
+impl ExplainOptions {
+    /// Checks the method against the registry and the layer against the collection's model.
+    pub fn check(&self, state: &AppState, collection: &Collection) -> Result<Method, ApiError> {
+        let name = self.method.as_deref().unwrap_or("gradcam");
+        let explainer = state.registry.get(name)?;
+        let text = match &self.layer {
+            None | Some(Value::Null) => "last".to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "`layer` must be \"last\" or a unit number, not {other}"
+                )))
+            }
+        };
+        let units = collection.models().facts().units;
+        let layer = Layer::parse(&text).map_err(|_| {
+            ApiError::bad_request(format!(
+                "layer {text:?} is not `last` or a unit number from 1 to {units}"
+            ))
+        })?;
+        layer.resolve(units)?;
+        Ok(Method {
+            name: explainer.name().to_string(),
+            layer,
+        })
+    }
+}
+
+/// Decodes the query (or reads the stored image's file) and, if `embed`, computes its index
+/// vector: model work, on the blocking pool.
+pub async fn load(
+    state: &web::Data<AppState>,
+    collection: &Arc<Collection>,
+    name: &str,
+    source: Source,
+    embed: bool,
+) -> Result<(QueryImage, Option<Vec<f32>>), ApiError> {
+    let file = match &source {
+        Source::Stored(id) => Some(
+            collection
+                .image_file(*id)
+                .await?
+                .ok_or_else(|| ApiError::unknown_image(name, *id))?,
+        ),
+        Source::Bytes { .. } => None,
+    };
+    let limits = state.config.limits;
+    let collection = collection.clone();
+    state
+        .run(Job::Search, move || {
+            let preprocess = collection.preprocess();
+            let query = match (source, file) {
+                (_, Some(path)) => QueryImage::from_file(&path, &limits, &preprocess)
+                    .map_err(ApiError::internal)?,
+                (Source::Bytes { bytes, name }, None) => {
+                    QueryImage::from_bytes(&bytes, &name, &limits, &preprocess)?
+                }
+                (Source::Stored(id), None) => {
+                    return Err(ApiError::internal(format!("image {id} has no file")))
+                }
+            };
+            let vector = if embed {
+                Some(collection.vector_of(&query)?)
+            } else {
+                None
+            };
+            Ok((query, vector))
+        })
+        .await
+}

@@ -1,0 +1,217 @@
+//! `POST /api/collections/{name}/search`: query by an upload, base64 or a stored id, with `k`,
+//! `offset`, metadata filters and a minimum similarity; optionally every hit explained in one
+//! batch.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use lookalike_engine::collection::SearchRequest;
+use lookalike_index::{Filter, Metadata};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::image_view;
+use super::query::{load, ExplainOptions, Source};
+use crate::auth::{check, Access};
+use crate::body::{self, Body};
+use crate::error::ApiError;
+use crate::explanation::view;
+use crate::state::{AppState, Job};
+
+/// The most hits one search returns.
+pub const MAX_K: usize = 1000;
+/// The most hits one search explains.
+pub const MAX_EXPLAINED: usize = 50;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchJson {
+    image: Option<String>,
+    id: Option<u64>,
+    k: Option<usize>,
+    offset: Option<usize>,
+    filter: Option<Metadata>,
+    min_similarity: Option<f64>,
+    ef: Option<usize>,
+    explain: Option<ExplainOptions>,
+}
+
+/// A search as asked, before checking.
+struct Asked {
+    source: Source,
+    k: usize,
+    offset: usize,
+    filter: Metadata,
+    min_similarity: f64,
+    ef: Option<usize>,
+    explain: Option<ExplainOptions>,
+}
+
+fn asked(body: Body) -> Result<Asked, ApiError> {
+    match body {
+        Body::Json(value) => {
+            let j: SearchJson = body::parse(value)?;
+            Ok(Asked {
+                source: Source::from_json(j.image, j.id)?,
+                k: j.k.unwrap_or(10),
+                offset: j.offset.unwrap_or(0),
+                filter: j.filter.unwrap_or_default(),
+                min_similarity: j.min_similarity.unwrap_or(0.0),
+                ef: j.ef,
+                explain: j.explain,
+            })
+        }
+        Body::Form(mut form) => {
+            let filter =
+                match form.json("filter")? {
+                    None => Metadata::new(),
+                    Some(Value::Object(m)) => m,
+                    Some(_) => return Err(ApiError::bad_request(
+                        "the form field \"filter\" must be a JSON object, e.g. {\"label\":\"bag\"}",
+                    )),
+                };
+            let explain = form.text("method").map(|m| ExplainOptions {
+                method: Some(m.to_string()),
+                layer: form.text("layer").map(|l| Value::String(l.to_string())),
+            });
+            Ok(Asked {
+                k: form.number("k")?.unwrap_or(10),
+                offset: form.number("offset")?.unwrap_or(0),
+                min_similarity: form.number("min_similarity")?.unwrap_or(0.0),
+                ef: form.number("ef")?,
+                filter,
+                explain,
+                source: Source::from_form(&mut form)?,
+            })
+        }
+    }
+}
+
+/// A JSON filter object as `key=value` conditions: scalars only.
+pub fn to_filter(filter: &Metadata) -> Result<Filter, ApiError> {
+    let mut equals = Vec::with_capacity(filter.len());
+    for (key, value) in filter {
+        let text = lookalike_index::scalar_text(value).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "filter {key:?}: expected a string, number or boolean, not {value}"
+            ))
+        })?;
+        equals.push((key.clone(), text));
+    }
+    Ok(Filter { equals })
+}
+
+/// `POST /api/collections/{name}/search`
+pub async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    check(&req, &state.config, Access::Read)?;
+    let collection = state.collection(&name)?;
+    let started = Instant::now();
+    let a = asked(body::read(&req, payload, state.config.max_upload_bytes).await?)?;
+    if a.k == 0 || a.k > MAX_K {
+        return Err(ApiError::bad_request(format!(
+            "k must be between 1 and {MAX_K}, got {}",
+            a.k
+        )));
+    }
+    if a.offset > 100_000 {
+        return Err(ApiError::bad_request("offset must be at most 100000"));
+    }
+    if !(0.0..=1.0).contains(&a.min_similarity) {
+        return Err(ApiError::bad_request(format!(
+            "min_similarity must be between 0 and 1, got {}",
+            a.min_similarity
+        )));
+    }
+    let method = match &a.explain {
+        Some(_) if a.k > MAX_EXPLAINED => {
+            return Err(ApiError::bad_request(format!(
+                "at most {MAX_EXPLAINED} hits can be explained in one search; ask for a smaller k"
+            )));
+        }
+        Some(options) => Some(options.check(&state, &collection)?),
+        None => None,
+    };
+    let request = SearchRequest {
+        k: a.k,
+        offset: a.offset,
+        filter: to_filter(&a.filter)?,
+        ef: a.ef,
+    };
+    let (query, hits) = match a.source {
+        Source::Stored(id) => {
+            let hits = collection
+                .search_like(id, &request)
+                .await?
+                .ok_or_else(|| ApiError::unknown_image(&name, id))?;
+            // The query's pixels are needed only to explain.
+            let query = match method {
+                Some(_) => Some(
+                    load(&state, &collection, &name, Source::Stored(id), false)
+                        .await?
+                        .0,
+                ),
+                None => None,
+            };
+            (query, hits)
+        }
+        source => {
+            let (query, vector) = load(&state, &collection, &name, source, true).await?;
+            let vector = vector.ok_or_else(|| ApiError::internal("no query vector"))?;
+            (
+                Some(query),
+                collection.search_vector(vector, &request).await?,
+            )
+        }
+    };
+    let hits: Vec<_> = hits
+        .into_iter()
+        .filter(|h| h.similarity >= a.min_similarity)
+        .collect();
+    let explanations = match (method, query) {
+        (Some(method), Some(query)) if !hits.is_empty() => {
+            let files: Vec<(u64, PathBuf)> = hits
+                .iter()
+                .map(|h| (h.id, PathBuf::from(&h.path)))
+                .collect();
+            let (state2, collection) = (state.clone(), collection.clone());
+            let method_label = method.name.clone();
+            let views: Vec<crate::explanation::ExplanationView> = state
+                .run(Job::Heavy, move || {
+                    let explainer = state2.registry.get(&method.name)?;
+                    let explained =
+                        collection.explain_hits(&query, &files, explainer, method.layer, false)?;
+                    explained.iter().map(|e| view(&query.crop, e)).collect()
+                })
+                .await?;
+            state
+                .metrics
+                .explanations
+                .with_label_values(&[&method_label])
+                .inc_by(hits.len() as u64);
+            views
+        }
+        _ => Vec::new(),
+    };
+    let mut out = Vec::with_capacity(hits.len());
+    for (i, h) in hits.iter().enumerate() {
+        let mut hit = image_view(&name, h.id, &h.metadata);
+        hit["score"] = json!(h.score);
+        hit["similarity"] = json!(h.similarity);
+        hit["same"] = json!(h.same);
+        if let Some(e) = explanations.get(i) {
+            hit["explanation"] = serde_json::to_value(e).map_err(ApiError::internal)?;
+        }
+        out.push(hit);
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "hits": out,
+        "threshold": collection.models().facts().threshold,
+        "took_ms": started.elapsed().as_secs_f64() * 1000.0,
+    })))
+}
