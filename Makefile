@@ -1,6 +1,7 @@
 # Lookalike: everything a fresh machine needs, from the registries (PyPI, crates.io, Debian).
 #
-#   make demo   set everything up, then embed the demo catalogue and say what it did
+#   make demo   set everything up, train a model on Fashion-MNIST, index the demo catalogue with
+#               it, then serve it (BIND=127.0.0.1:8080 by default)
 #   make test   set everything up, then run the formatting, lint and test gates
 #
 # Running either twice is quick and changes nothing: every step is a file target.
@@ -10,8 +11,9 @@ PY      := $(VENV)/bin/python
 WEIGHTS := weights/efficientnet-lite0.safetensors
 BIN     := target/release/lookalike
 DEMO    := index/demo
+BIND    := 127.0.0.1:8080
 
-.PHONY: setup build demo test lint unit bench bench-ann clean postgres browser
+.PHONY: setup build demo test lint unit bench bench-ann bench-server clean postgres browser
 .DELETE_ON_ERROR:
 
 setup: $(VENV)/.installed $(WEIGHTS) .cargo/config.toml build
@@ -35,15 +37,34 @@ $(WEIGHTS): $(VENV)/.installed scripts/reference.py
 build: .cargo/config.toml
 	cargo build --release --workspace --quiet
 
-# The demo catalogue: Fashion-MNIST (MIT) from Debian's dataset-fashion-mnist, 50 per class.
-$(DEMO)/images/.done: scripts/demo_catalogue.py | $(VENV)/.installed
-	$(PY) scripts/demo_catalogue.py --out $(DEMO)/images --per-class 50
+# The demo: Fashion-MNIST (MIT) from Debian's dataset-fashion-mnist. A head is trained on 150
+# train-split images per class; the catalogue is 300 test-split images per class, labelled by
+# their class folder.
+$(DEMO)/train.done: scripts/demo_catalogue.py | $(VENV)/.installed
+	$(PY) scripts/demo_catalogue.py images --split train --per-class 150 --out $(DEMO)/train
 	touch $@
 
-demo: setup $(DEMO)/images/.done
-	$(BIN) embed $(DEMO)/images --out $(DEMO)/vectors.npy
-	test -f index/catalogue/collection.json || $(BIN) index create catalogue --model zero-shot
-	$(BIN) index add catalogue $(DEMO)/images -q
+$(DEMO)/catalogue.done: scripts/demo_catalogue.py | $(VENV)/.installed
+	$(PY) scripts/demo_catalogue.py images --split test --per-class 300 --out $(DEMO)/catalogue
+	touch $@
+
+$(DEMO)/model/model.json: $(DEMO)/train.done | setup
+	rm -rf $(DEMO)/model
+	$(BIN) train --data $(DEMO)/train --out $(DEMO)/model --seed 0
+
+# The `catalogue` collection. One left by an earlier demo (zero-shot, or an earlier training of
+# the model) is moved to $(DEMO)/replaced-catalogue; one bound to any other model stops the
+# demo, untouched.
+index/catalogue/.demo-built: $(DEMO)/catalogue.done $(DEMO)/model/model.json | setup
+	$(PY) scripts/demo_catalogue.py make-way --collection index/catalogue --model $(DEMO)/model \
+		--aside $(DEMO)/replaced-catalogue
+	test -f index/catalogue/collection.json || $(BIN) index create catalogue --model $(DEMO)/model
+	$(BIN) index add catalogue $(DEMO)/catalogue
+	touch $@
+
+# Serves every collection in index/ (the demo's `catalogue` among them) until Ctrl-C.
+demo: setup index/catalogue/.demo-built
+	$(BIN) serve --data-dir index --bind $(BIND)
 
 lint: setup
 	cargo fmt --all --check
@@ -76,5 +97,10 @@ bench: setup
 bench-ann: setup
 	$(PY) scripts/bench_ann.py
 
+# 16 clients against `lookalike serve` on the 10,000 Fashion-MNIST test images (bench-out/server).
+bench-server: setup $(DEMO)/model/model.json
+	LOOKALIKE_BIN=$(BIN) $(PY) scripts/bench_server.py --model $(DEMO)/model
+
 clean:
+	if [ -f index/catalogue/.demo-built ]; then rm -rf index/catalogue; fi
 	rm -rf target $(VENV) weights .cargo/config.toml $(DEMO)

@@ -1,12 +1,23 @@
 #!/usr/bin/env python3
-"""Writes a small labelled product catalogue as PNG files, one folder per class.
+"""The demo's data: a labelled product catalogue as PNG files, one folder per class.
 
 The images are Zalando's Fashion-MNIST (MIT licence), as packaged by Debian in
 `dataset-fashion-mnist`. The package is fetched with `apt-get download` (no root needed) and
 unpacked with `dpkg -x`, unless it is already installed under /usr/share/datasets.
+
+    demo_catalogue.py images --split train --per-class 150 --out index/demo/train
+    demo_catalogue.py images --split test  --per-class 300 --out index/demo/catalogue
+    demo_catalogue.py make-way --collection index/catalogue --model index/demo/model \
+        --aside index/demo/replaced-catalogue
+
+`images` writes the first N images of each class of the split (in the split's order) to
+OUT/CLASS/NNNNN.png, NNNNN being the image's index in the split; `--per-class 0` writes them all.
+`make-way` gets a collection folder ready for the demo's trained model (see its help).
 """
 import argparse
 import gzip
+import hashlib
+import json
 import pathlib
 import shutil
 import subprocess
@@ -18,6 +29,7 @@ from PIL import Image
 
 CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"]
 INSTALLED = pathlib.Path("/usr/share/datasets/fashion-mnist")
+FILES = {"train": "train", "test": "t10k"}
 
 
 def fetch(tmp):
@@ -41,29 +53,95 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--out", required=True)
-    p.add_argument("--per-class", type=int, default=50)
-    args = p.parse_args()
-    out = pathlib.Path(args.out)
+def load(split):
+    """(images, labels) of a split: uint8 N×28×28 and N."""
     with tempfile.TemporaryDirectory() as tmp:
         src = fetch(tmp)
-        images = read_idx(src / "t10k-images-idx3-ubyte.gz")
-        labels = read_idx(src / "t10k-labels-idx1-ubyte.gz")
+        prefix = FILES[split]
+        return read_idx(src / f"{prefix}-images-idx3-ubyte.gz"), read_idx(src / f"{prefix}-labels-idx1-ubyte.gz")
+
+
+def write_images(split, per_class, out):
+    """Writes the first `per_class` images of each class (all when 0); returns how many."""
+    out = pathlib.Path(out)
+    images, labels = load(split)
     if out.exists():
         shutil.rmtree(out)
+    limit = per_class if per_class > 0 else len(labels)
     counts = [0] * len(CLASSES)
     for i, (img, label) in enumerate(zip(images, labels)):
-        if counts[label] >= args.per_class:
+        if counts[label] >= limit:
             continue
         folder = out / CLASSES[label]
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(img).save(folder / f"{i:05d}.png")
         counts[label] += 1
-        if min(counts) >= args.per_class:
+        if min(counts) >= limit:
             break
-    print(f"wrote {sum(counts)} Fashion-MNIST images in {len(CLASSES)} classes to {out}", file=sys.stderr)
+    return sum(counts)
+
+
+def fingerprint(model_dir):
+    """The fingerprint Lookalike records for a trained model folder (crates/engine, config.rs)."""
+    h = hashlib.sha256(b"siamese\0")
+    for name in ("model.json", "head.safetensors", "backbone.safetensors"):
+        h.update((model_dir / name).read_bytes())
+    return h.hexdigest()
+
+
+def make_way(collection, model, aside):
+    """Exit status 0 when COLLECTION may be (re)filled for MODEL: absent, or bound to it."""
+    collection, model, aside = pathlib.Path(collection), pathlib.Path(model), pathlib.Path(aside)
+    config = collection / "collection.json"
+    if not collection.exists():
+        return 0
+    if not config.exists():
+        sys.exit(f"{collection} exists but is not a collection (no collection.json): move it away and run make demo again")
+    recorded = json.loads(config.read_text())["model"]
+    path = recorded.get("path")
+    if path is not None and pathlib.Path(path).resolve() == model.resolve():
+        if recorded.get("fingerprint") == fingerprint(model):
+            print(f"{collection} already uses {model}: completing it", file=sys.stderr)
+            return 0
+        why = f"was built with an earlier training of {model}"
+    elif path is None:
+        why = "is a zero-shot collection, as an earlier make demo built it"
+    else:
+        sys.exit(
+            f"{collection} uses the model {path}, not the demo's {model}: it is not the demo's, "
+            "so make demo leaves it alone. Move it out of the way and run make demo again."
+        )
+    if aside.exists():
+        shutil.rmtree(aside)
+    aside.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(collection), str(aside))
+    print(f"{collection} {why}: moved it to {aside} (delete that when you like); building it again", file=sys.stderr)
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    i = sub.add_parser("images", help="write Fashion-MNIST images, one folder per class")
+    i.add_argument("--out", required=True)
+    i.add_argument("--split", choices=sorted(FILES), default="test")
+    i.add_argument("--per-class", type=int, default=50, help="images per class; 0: all of the split")
+    w = sub.add_parser(
+        "make-way",
+        help="move the old demo's collection aside",
+        description="If COLLECTION is the demo's but bound to an older training of MODEL, or is zero-shot "
+        "(what make demo built before it trained a model), move it to ASIDE (replacing an earlier one). "
+        "If it already uses MODEL's current files, keep it. Refuse (exit 1) if it uses any other model.",
+    )
+    w.add_argument("--collection", required=True)
+    w.add_argument("--model", required=True)
+    w.add_argument("--aside", required=True)
+    args = p.parse_args()
+    if args.command == "images":
+        n = write_images(args.split, args.per_class, args.out)
+        print(f"wrote {n} Fashion-MNIST {args.split} images in {len(CLASSES)} classes to {args.out}", file=sys.stderr)
+    else:
+        sys.exit(make_way(args.collection, args.model, args.aside))
 
 
 if __name__ == "__main__":

@@ -100,9 +100,10 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
                 data_dir.display()
             );
         }
+        let n = running.collections.len();
         super::emit(&format!(
-            "serving {} collections ({}) at http://{}/",
-            running.collections.len(),
+            "serving {n} collection{} ({}) at http://{}/",
+            if n == 1 { "" } else { "s" },
             running.collections.join(", "),
             running.addr
         ))?;

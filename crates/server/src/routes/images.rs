@@ -2,11 +2,12 @@
 //! change metadata, delete, and serve the file and its thumbnail.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use lookalike_engine::collection::{AddEvent, AddOptions, Upload, RESERVED_KEYS};
-use lookalike_index::Metadata;
+use lookalike_engine::collection::{AddEvent, AddOptions, Collection, Upload, RESERVED_KEYS};
+use lookalike_index::{Metadata, Point};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -43,6 +44,31 @@ fn parse_id(name: &str, id: &str) -> Result<u64, ApiError> {
             format!("collection {name:?} has no image {id:?} (ids are numbers)"),
         )
     })
+}
+
+/// The collection and image a request names, once its key is checked.
+fn target(
+    req: &HttpRequest,
+    state: &AppState,
+    path: web::Path<(String, String)>,
+    need: Access,
+) -> Result<(String, Arc<Collection>, u64), ApiError> {
+    check(req, &state.config, need)?;
+    let (name, id) = path.into_inner();
+    let collection = state.collection(&name)?;
+    let id = parse_id(&name, &id)?;
+    Ok((name, collection, id))
+}
+
+/// Stored image `id`, or 404.
+async fn stored(collection: &Collection, name: &str, id: u64) -> Result<Point, ApiError> {
+    collection
+        .store()
+        .get(&[id])
+        .await
+        .map_err(ApiError::internal)?
+        .pop()
+        .ok_or_else(|| ApiError::unknown_image(name, id))
 }
 
 fn metadata_of(value: Option<Value>, what: &str) -> Result<Metadata, ApiError> {
@@ -203,17 +229,8 @@ pub async fn show(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    check(&req, &state.config, Access::Read)?;
-    let (name, id) = path.into_inner();
-    let collection = state.collection(&name)?;
-    let id = parse_id(&name, &id)?;
-    let point = collection
-        .store()
-        .get(&[id])
-        .await
-        .map_err(ApiError::internal)?
-        .pop()
-        .ok_or_else(|| ApiError::unknown_image(&name, id))?;
+    let (name, collection, id) = target(&req, &state, path, Access::Read)?;
+    let point = stored(&collection, &name, id).await?;
     Ok(HttpResponse::Ok().json(image_view(&name, id, &point.metadata)))
 }
 
@@ -225,10 +242,7 @@ pub async fn update(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    check(&req, &state.config, Access::Write)?;
-    let (name, id) = path.into_inner();
-    let collection = state.collection(&name)?;
-    let id = parse_id(&name, &id)?;
+    let (name, collection, id) = target(&req, &state, path, Access::Write)?;
     let patch = match body::read(&req, payload, state.config.max_upload_bytes).await? {
         Body::Json(Value::Object(m)) => m,
         _ => {
@@ -251,22 +265,8 @@ pub async fn update(
     if !found {
         return Err(ApiError::unknown_image(&name, id));
     }
-    show_after_write(&collection, &name, id).await
-}
-
-async fn show_after_write(
-    collection: &lookalike_engine::collection::Collection,
-    name: &str,
-    id: u64,
-) -> Result<HttpResponse, ApiError> {
-    let point = collection
-        .store()
-        .get(&[id])
-        .await
-        .map_err(ApiError::internal)?
-        .pop()
-        .ok_or_else(|| ApiError::unknown_image(name, id))?;
-    Ok(HttpResponse::Ok().json(image_view(name, id, &point.metadata)))
+    let point = stored(&collection, &name, id).await?;
+    Ok(HttpResponse::Ok().json(image_view(&name, id, &point.metadata)))
 }
 
 /// `DELETE /api/collections/{name}/images/{id}`
@@ -275,10 +275,7 @@ pub async fn remove(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    check(&req, &state.config, Access::Write)?;
-    let (name, id) = path.into_inner();
-    let collection = state.collection(&name)?;
-    let id = parse_id(&name, &id)?;
+    let (name, collection, id) = target(&req, &state, path, Access::Write)?;
     let worker = collection.clone();
     let removed = state
         .run_async(Job::Store, move || async move {
@@ -297,10 +294,7 @@ pub async fn file(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    check(&req, &state.config, Access::Read)?;
-    let (name, id) = path.into_inner();
-    let collection = state.collection(&name)?;
-    let id = parse_id(&name, &id)?;
+    let (name, collection, id) = target(&req, &state, path, Access::Read)?;
     let file = collection
         .image_file(id)
         .await?
@@ -330,17 +324,8 @@ pub async fn thumbnail(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    check(&req, &state.config, Access::Read)?;
-    let (name, id) = path.into_inner();
-    let collection = state.collection(&name)?;
-    let id = parse_id(&name, &id)?;
-    let point = collection
-        .store()
-        .get(&[id])
-        .await
-        .map_err(ApiError::internal)?
-        .pop()
-        .ok_or_else(|| ApiError::unknown_image(&name, id))?;
+    let (name, collection, id) = target(&req, &state, path, Access::Read)?;
+    let point = stored(&collection, &name, id).await?;
     let thumbnail = point.thumbnail.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

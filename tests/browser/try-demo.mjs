@@ -1,0 +1,82 @@
+// Uses a running demo as a new user would: open the printed address in Chromium, search with
+// one of the catalogue's own images (dropped on the page) and with a photo from outside it
+// (picked with the file picker), open the compare view of the best hit, and save screenshots.
+//
+//   node tests/browser/try-demo.mjs http://127.0.0.1:8080 CATALOGUE_IMAGE PHOTO OUT_DIR
+//
+// Not a test (`make test` runs *.test.js only): it needs the demo running (`make demo`).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [url, catalogueImage, photo, out] = process.argv.slice(2);
+if (!url || !catalogueImage || !photo || !out) {
+  console.error('usage: node tests/browser/try-demo.mjs URL CATALOGUE_IMAGE PHOTO OUT_DIR');
+  process.exit(2);
+}
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+fs.mkdirSync(out, { recursive: true });
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-try-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ARGS,
+  viewport: { width: 1360, height: 900 },
+});
+const page = context.pages()[0] || await context.newPage();
+page.setDefaultTimeout(120000);
+const errors = [];
+page.on('pageerror', (e) => errors.push(String(e)));
+
+async function results() {
+  return page.$$eval('[data-testid=result-card]', (cards) => cards.map((c) => [
+    c.querySelector('[data-testid=result-rank]').textContent.trim(),
+    c.querySelector('[data-testid=result-score]').textContent.trim(),
+    c.querySelector('[data-testid=result-decision]').textContent.trim(),
+    c.querySelector('[data-testid=result-label]').textContent.trim(),
+  ].join(' ')));
+}
+
+async function search(name, setQuery) {
+  const before = await page.evaluate(() => document.querySelector('[data-testid=query-name]')?.textContent);
+  await setQuery();
+  await page.waitForFunction((prev) => {
+    const q = document.querySelector('[data-testid=query-name]')?.textContent;
+    const cards = document.querySelectorAll('[data-testid=result-card]');
+    const busy = document.querySelector('[data-testid=search-button]')?.disabled;
+    return q && q !== prev && cards.length > 0 && !busy;
+  }, before);
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=result-thumb]')]
+    .every((i) => i.complete && i.naturalWidth > 0));
+  console.log(`${name}:\n  ${(await results()).slice(0, 8).join('\n  ')}`);
+  await page.screenshot({ path: path.join(out, `demo-${name}.png`) });
+  await page.click('[data-testid=result-card]:first-child [data-testid=compare-button]');
+  await page.waitForFunction(() => ['query-factual', 'query-counterfactual', 'hit-factual', 'hit-counterfactual']
+    .every((m) => { const i = document.querySelector(`[data-testid=map-${m}]`); return i && i.complete && i.naturalWidth > 0; }));
+  await page.screenshot({ path: path.join(out, `demo-${name}-compare.png`) });
+  await page.click('[data-testid=compare-close]');
+  await page.waitForSelector('[data-testid=compare-dialog]', { state: 'hidden' });
+}
+
+await page.goto(url);
+await page.waitForSelector('body[data-ready=true]');
+console.log('collection:', (await page.textContent('[data-testid=collection-info]')).trim());
+await search('catalogue-image', async () => {
+  const bytes = fs.readFileSync(catalogueImage).toString('base64');
+  await page.evaluate(({ b64, name }) => {
+    const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([raw], name, { type: 'image/png' }));
+    const zone = document.querySelector('[data-testid=drop-zone]');
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+    }
+  }, { b64: bytes, name: path.basename(catalogueImage) });
+});
+await search('uploaded-photo', () => page.setInputFiles('[data-testid=file-input]', photo));
+await context.close();
+fs.rmSync(profile, { recursive: true, force: true });
+if (errors.length) {
+  console.error('page errors:', errors);
+  process.exit(1);
+}
