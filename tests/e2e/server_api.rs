@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine;
+use lookalike_e2e::postgres::PgServer;
 use lookalike_e2e::server::{Reply, TestServer};
 use lookalike_e2e::{lookalike, picture, shapes_dataset, text};
 use serde_json::{json, Value};
@@ -17,32 +18,37 @@ const ADMIN: &str = "admin-key-1";
 
 /// A tiny-CNN collection `shop` of 4 shapes × 6 images in a fresh data folder.
 fn catalogue(dir: &Path) -> std::path::PathBuf {
+    catalogue_in(dir, &[])
+}
+
+/// [`catalogue`], with extra `index create` options (another store).
+fn catalogue_in(dir: &Path, store: &[&str]) -> std::path::PathBuf {
     let images = dir.join("images");
     shapes_dataset(&images, 4, 6, 3);
     let data = dir.join("data");
     let d = data.to_str().unwrap();
-    for args in [
-        vec![
-            "index",
-            "create",
-            "shop",
-            "--model",
-            "zero-shot",
-            "--backbone",
-            "tiny",
-            "--data-dir",
-            d,
-        ],
-        vec![
-            "index",
-            "add",
-            "shop",
-            images.to_str().unwrap(),
-            "--data-dir",
-            d,
-            "-q",
-        ],
-    ] {
+    let mut create = vec![
+        "index",
+        "create",
+        "shop",
+        "--model",
+        "zero-shot",
+        "--backbone",
+        "tiny",
+        "--data-dir",
+        d,
+    ];
+    create.extend_from_slice(store);
+    let add = vec![
+        "index",
+        "add",
+        "shop",
+        images.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "-q",
+    ];
+    for args in [create, add] {
         let run = lookalike(&args);
         assert!(run.status.success(), "{args:?}: {}", text(&run).1);
     }
@@ -743,6 +749,64 @@ fn api_keys_guard_writes_and_can_lock_reads() {
         expect(&found, 200, "");
         assert_eq!(server.get("/healthz").status, 200);
     }
+}
+
+#[test]
+fn a_pgvector_collection_is_served_like_an_embedded_one() {
+    let pg = PgServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = catalogue_in(dir.path(), &["--store", "pgvector", "--url", &pg.url()]);
+    let auth = [("X-API-Key", KEY)];
+    let server = TestServer::start(&data, &["--api-key", KEY], &[]);
+    let shop = server.get("/api/collections/shop").json();
+    assert_eq!(
+        (shop["store"]["kind"].as_str(), shop["images"].as_u64()),
+        (Some("pgvector"), Some(24))
+    );
+    let query = std::fs::read(dir.path().join("images/square/002.png")).unwrap();
+    let found = server.form(
+        "/api/collections/shop/search",
+        &[],
+        &[
+            ("image", Some("q.png"), &query),
+            ("k", None, b"6"),
+            ("filter", None, br#"{"label":"square"}"#),
+        ],
+    );
+    expect(&found, 200, "");
+    let hits = found.json()["hits"].as_array().unwrap().clone();
+    assert_eq!(hits.len(), 6);
+    assert!(hits[0]["similarity"].as_f64().unwrap() > 0.999);
+    let added = server.json(
+        "POST",
+        "/api/collections/shop/images",
+        &auth,
+        &json!({"images": [{"base64": b64(&png(41)), "id": "sku-41"}]}),
+    );
+    expect(&added, 201, "");
+    let id = added.json()["images"][0]["id"].as_u64().unwrap();
+    let like = server.json(
+        "POST",
+        "/api/collections/shop/search",
+        &[],
+        &json!({"id": id, "k": 3, "explain": {}}),
+    );
+    expect(&like, 200, "");
+    assert!(like.json()["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["explanation"]["method"] == "gradcam"));
+    expect(
+        &server.call(
+            "DELETE",
+            &format!("/api/collections/shop/images/{id}"),
+            &auth,
+        ),
+        200,
+        "",
+    );
+    assert_eq!(images_in(&server), 24);
 }
 
 #[test]

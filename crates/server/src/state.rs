@@ -47,9 +47,9 @@ pub struct AppState {
     pub config: ServeConfig,
     /// Prometheus metrics.
     pub metrics: Metrics,
-    search_slots: Semaphore,
-    heavy_slots: Semaphore,
-    store_slots: Semaphore,
+    search_slots: Arc<Semaphore>,
+    heavy_slots: Arc<Semaphore>,
+    store_slots: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -60,9 +60,9 @@ impl AppState {
         config: ServeConfig,
     ) -> Self {
         AppState {
-            search_slots: Semaphore::new(config.search_slots.max(1)),
-            heavy_slots: Semaphore::new(config.heavy_slots.max(1)),
-            store_slots: Semaphore::new(16),
+            search_slots: Arc::new(Semaphore::new(config.search_slots.max(1))),
+            heavy_slots: Arc::new(Semaphore::new(config.heavy_slots.max(1))),
+            store_slots: Arc::new(Semaphore::new(16)),
             metrics: Metrics::new(),
             collections,
             registry,
@@ -79,7 +79,9 @@ impl AppState {
     }
 
     /// Runs blocking model work on the blocking thread pool, once a slot of its kind is free.
-    /// The async workers stay free to answer other requests meanwhile.
+    /// The async workers stay free to answer other requests meanwhile. The slot is held until
+    /// the work ends, even if the request gives up first (a timeout), so slots always bound the
+    /// work in flight.
     pub async fn run<R: Send + 'static>(
         &self,
         job: Job,
@@ -90,11 +92,10 @@ impl AppState {
             Job::Heavy => &self.heavy_slots,
             Job::Store => &self.store_slots,
         };
-        let waiting = self.metrics.jobs_waiting.with_label_values(&[job.name()]);
-        waiting.inc();
-        let permit = slots.acquire().await;
-        waiting.dec();
-        let _permit = permit.map_err(|_| {
+        let waiting = Counted::new(self.metrics.jobs_waiting.with_label_values(&[job.name()]));
+        let permit = slots.clone().acquire_owned().await;
+        drop(waiting);
+        let permit = permit.map_err(|_| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",
@@ -102,10 +103,13 @@ impl AppState {
             )
         })?;
         let running = self.metrics.jobs_running.with_label_values(&[job.name()]);
-        running.inc();
-        let result = actix_web::web::block(work).await;
-        running.dec();
-        result.map_err(ApiError::internal)?
+        actix_web::web::block(move || {
+            let _permit = permit;
+            let _running = Counted::new(running);
+            work()
+        })
+        .await
+        .map_err(ApiError::internal)?
     }
 
     /// Runs an async engine call that does blocking work (model, fsync) inside, on the blocking
@@ -121,5 +125,21 @@ impl AppState {
     {
         let handle = tokio::runtime::Handle::current();
         self.run(job, move || handle.block_on(work())).await
+    }
+}
+
+/// One more on a gauge while it lives (also when a request is dropped mid-wait, or a job panics).
+struct Counted(prometheus::IntGauge);
+
+impl Counted {
+    fn new(gauge: prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Counted(gauge)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
