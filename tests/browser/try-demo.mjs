@@ -1,6 +1,6 @@
 // Uses a running demo as a new user would: open the printed address in Chromium, search with
 // one of the catalogue's own images (dropped on the page) and with a photo from outside it
-// (picked with the file picker), open the compare view of the best hit, and save screenshots.
+// (picked with the file picker), open a compare view for each, and save screenshots.
 //
 //   node tests/browser/try-demo.mjs http://127.0.0.1:8080 CATALOGUE_IMAGE PHOTO OUT_DIR
 //
@@ -37,7 +37,7 @@ async function results() {
   ].join(' ')));
 }
 
-async function search(name, setQuery) {
+async function search(name, setQuery, compareRank) {
   const before = await page.evaluate(() => document.querySelector('[data-testid=query-name]')?.textContent);
   await setQuery();
   await page.waitForFunction((prev) => {
@@ -50,7 +50,7 @@ async function search(name, setQuery) {
     .every((i) => i.complete && i.naturalWidth > 0));
   console.log(`${name}:\n  ${(await results()).slice(0, 8).join('\n  ')}`);
   await page.screenshot({ path: path.join(out, `demo-${name}.png`) });
-  await page.click('[data-testid=result-card]:first-child [data-testid=compare-button]');
+  await page.click(`[data-testid=result-card]:nth-child(${compareRank}) [data-testid=compare-button]`);
   await page.waitForFunction(() => ['query-factual', 'query-counterfactual', 'hit-factual', 'hit-counterfactual']
     .every((m) => { const i = document.querySelector(`[data-testid=map-${m}]`); return i && i.complete && i.naturalWidth > 0; }));
   await page.screenshot({ path: path.join(out, `demo-${name}-compare.png`) });
@@ -72,8 +72,9 @@ await search('catalogue-image', async () => {
       zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
     }
   }, { b64: bytes, name: path.basename(catalogueImage) });
-});
-await search('uploaded-photo', () => page.setInputFiles('[data-testid=file-input]', photo));
+}, 2); // the first hit is the image itself: compare the next one
+
+await search('uploaded-photo', () => page.setInputFiles('[data-testid=file-input]', photo), 1);
 await context.close();
 fs.rmSync(profile, { recursive: true, force: true });
 if (errors.length) {

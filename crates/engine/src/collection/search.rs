@@ -179,7 +179,13 @@ impl Collection {
                 )
             })
             .collect();
-        hits.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
+        // The head's distance saturates at 1 for images far from everything (a photo of a
+        // flower against a clothes catalogue): there the store's own score still orders them.
+        hits.sort_by(|a, b| {
+            a.0.total_cmp(&b.0)
+                .then(b.1.score.total_cmp(&a.1.score))
+                .then(a.1.id.cmp(&b.1.id))
+        });
         Ok(hits
             .into_iter()
             .skip(request.offset)
