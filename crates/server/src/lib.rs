@@ -108,31 +108,49 @@ async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
     .error_response()
 }
 
-/// The JSON answer to a method a route does not take.
-async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{} is not allowed on {}", req.method(), req.path()),
-    )
-    .error_response()
+/// The JSON answer to a method a route does not take, with the `Allow` header RFC 9110 asks for.
+fn method_not_allowed(
+    allowed: String,
+) -> impl Fn(actix_web::HttpRequest) -> std::future::Ready<HttpResponse> + Clone {
+    move |req| {
+        let mut response = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!(
+                "{} is not allowed on {}: use {allowed}",
+                req.method(),
+                req.path()
+            ),
+        )
+        .error_response();
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allowed) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        std::future::ready(response)
+    }
 }
 
 /// Registers every route of [`routes::table`], grouped by path.
 fn configure(cfg: &mut web::ServiceConfig) {
-    let mut by_path: Vec<(&'static str, Vec<actix_web::Route>)> = Vec::new();
-    for (_, path, route) in routes::table() {
-        match by_path.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, routes)) => routes.push(route),
-            None => by_path.push((path, vec![route])),
+    let mut by_path: Vec<(&'static str, Vec<String>, Vec<actix_web::Route>)> = Vec::new();
+    for (method, path, route) in routes::table() {
+        match by_path.iter_mut().find(|(p, _, _)| *p == path) {
+            Some((_, methods, routes)) => {
+                methods.push(method.to_string());
+                routes.push(route);
+            }
+            None => by_path.push((path, vec![method.to_string()], vec![route])),
         }
     }
-    for (path, routes) in by_path {
+    for (path, methods, routes) in by_path {
         let mut resource = web::resource(path);
         for route in routes {
             resource = resource.route(route);
         }
-        cfg.service(resource.default_service(web::to(method_not_allowed)));
+        let allowed = methods.join(", ");
+        cfg.service(resource.default_service(web::to(method_not_allowed(allowed))));
     }
 }
 
