@@ -526,6 +526,11 @@ fn bad_input_gets_a_4xx_that_names_it_and_the_server_keeps_serving() {
         "not valid base64",
     );
     expect(
+        &server.json("POST", search, &[], &json!({"id": 0, "ef": 100000000})),
+        400,
+        "ef must be between 1 and 10000",
+    );
+    expect(
         &server.json("POST", search, &[], &json!({"id": 0, "min_similarity": 2})),
         400,
         "min_similarity",

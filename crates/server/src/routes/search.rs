@@ -21,6 +21,8 @@ use crate::state::{AppState, Job};
 
 /// The most hits one search returns.
 pub const MAX_K: usize = 1000;
+/// The widest HNSW beam a search may ask for (wider costs time, not recall, past a point).
+pub const MAX_EF: usize = 10_000;
 /// The most hits one search explains.
 pub const MAX_EXPLAINED: usize = 50;
 
@@ -121,6 +123,11 @@ pub async fn search(
     }
     if a.offset > 100_000 {
         return Err(ApiError::bad_request("offset must be at most 100000"));
+    }
+    if a.ef.is_some_and(|ef| ef == 0 || ef > MAX_EF) {
+        return Err(ApiError::bad_request(format!(
+            "ef must be between 1 and {MAX_EF}"
+        )));
     }
     if !(0.0..=1.0).contains(&a.min_similarity) {
         return Err(ApiError::bad_request(format!(
