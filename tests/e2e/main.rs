@@ -9,5 +9,6 @@ mod explain_cli;
 mod explain_parity;
 mod index_cli;
 mod parity;
+mod report_cli;
 mod server_api;
 mod train_cli;

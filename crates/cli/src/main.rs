@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "lookalike",
     version,
-    about = "Explainable visual search: embed, train, evaluate, compare, index, search and explain images",
+    about = "Explainable visual search: embed, train, evaluate, compare, index, search, explain images and report on models",
     long_about = None
 )]
 struct Cli {
@@ -44,6 +44,9 @@ enum Command {
     Explain(commands::explain::ExplainArgs),
     /// Measure how faithful explanations are: deletion and insertion AUC against random maps.
     EvalExplanations(commands::eval_explanations::EvalExplanationsArgs),
+    /// Write an HTML report of a model on a labelled folder: metrics, ROC curve, similarity
+    /// histogram, explained example pairs and the faithfulness of every explainer.
+    Report(commands::report::ReportArgs),
     /// Crop every image of a labelled folder to its Grad-CAM box against a similar same-class
     /// image (the paper's "cropped" dataset).
     Crop(commands::crop::CropArgs),
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => commands::explain::run(args),
         Command::EvalExplanations(args) => commands::eval_explanations::run(args),
         Command::Crop(args) => commands::crop::run(args),
+        Command::Report(args) => commands::report::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -135,7 +135,7 @@ pub fn split(labels: &[usize], fractions: [f64; 3], seed: u64) -> Split {
 }
 
 /// Two images and whether their classes differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Pair {
     /// The anchor.
     pub a: usize,

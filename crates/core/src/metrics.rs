@@ -79,6 +79,37 @@ pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
     Some(u / (n_pos as f64 * n_neg as f64))
 }
 
+/// The ROC curve of `scores` for `positive`: `(false positive rate, true positive rate)` points
+/// from (0, 0) to (1, 1), one per distinct score, thresholds from the highest score down (tied
+/// scores move together, so the trapezoid area under it is [`roc_auc`]). Empty without both
+/// classes.
+pub fn roc_curve(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    let n_neg = positive.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return Vec::new();
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut points = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j < order.len() && scores[order[j]] == scores[order[i]] {
+            if positive[order[j]] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            j += 1;
+        }
+        points.push((fp as f64 / n_neg as f64, tp as f64 / n_pos as f64));
+        i = j;
+    }
+    points
+}
+
 /// Retrieval quality.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RetrievalMetrics {
@@ -130,6 +161,21 @@ pub fn retrieval_metrics(distances: &[f64], labels: &[usize], k: usize) -> Retri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_area_under_the_roc_curve_is_the_auc() {
+        let d = [0.1, 0.4, 0.6, 0.8, 0.3, 0.9, 0.4];
+        let y = [false, true, false, true, false, true, false];
+        let curve = roc_curve(&d, &y);
+        assert_eq!(curve.first(), Some(&(0.0, 0.0)));
+        assert_eq!(curve.last(), Some(&(1.0, 1.0)));
+        let area: f64 = curve
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0)
+            .sum();
+        assert!((area - roc_auc(&d, &y).unwrap()).abs() < 1e-12);
+        assert!(roc_curve(&d, &[false; 7]).is_empty());
+    }
 
     #[test]
     fn pair_metrics_by_hand() {

@@ -51,6 +51,15 @@ impl Evaluation {
     }
 }
 
+/// The pairs an evaluation drew and the distance the model gave each.
+#[derive(Debug, Clone, Default)]
+pub struct ScoredPairs {
+    /// The pairs, as indices into the rows of the pooled vectors (the folder's images).
+    pub pairs: Vec<dataset::Pair>,
+    /// `d` of each pair.
+    pub distances: Vec<f64>,
+}
+
 /// Evaluates `model` on the images `indices` of precomputed pooled vectors `pooled` (`[N, C]`).
 ///
 /// Pairs are the paper's (one same, one different per anchor), drawn with `seed`.
@@ -61,6 +70,17 @@ pub fn evaluate_pooled(
     indices: &[usize],
     seed: u64,
 ) -> Result<Evaluation> {
+    evaluate_pooled_scored(model, pooled, labels, indices, seed).map(|(e, _)| e)
+}
+
+/// [`evaluate_pooled`], also returning the pairs it drew and their distances.
+pub fn evaluate_pooled_scored(
+    model: &SimilarityModel,
+    pooled: &Tensor,
+    labels: &[usize],
+    indices: &[usize],
+    seed: u64,
+) -> Result<(Evaluation, ScoredPairs)> {
     let _no_grad = tch::no_grad_guard();
     let device = model.backbone().device();
     let idx = Tensor::from_slice(&indices.iter().map(|&i| i as i64).collect::<Vec<_>>());
@@ -83,12 +103,24 @@ pub fn evaluate_pooled(
         map,
         ..
     } = retrieval_metrics(&matrix, &local_labels, 10);
-    Ok(Evaluation {
+    let evaluation = Evaluation {
         pairs: pair,
         precision_at_10: precision_at_k,
         map,
         images: indices.len(),
-    })
+    };
+    let scored = ScoredPairs {
+        pairs: pairs
+            .iter()
+            .map(|p| dataset::Pair {
+                a: indices[p.a],
+                b: indices[p.b],
+                different: p.different,
+            })
+            .collect(),
+        distances: d,
+    };
+    Ok((evaluation, scored))
 }
 
 fn to_f64(t: &Tensor) -> Result<Vec<f64>> {
@@ -143,6 +175,18 @@ pub fn embed_folder(
     })
 }
 
+/// An evaluation of a labelled folder, with everything it was computed from.
+pub struct FolderEvaluation {
+    /// The figures.
+    pub evaluation: Evaluation,
+    /// The pairs drawn and their distances (indices into `embedded.folder`).
+    pub scored: ScoredPairs,
+    /// The images evaluated (indices into `embedded.folder`).
+    pub indices: Vec<usize>,
+    /// The folder and its pooled vectors.
+    pub embedded: EmbeddedFolder,
+}
+
 /// Evaluates `model` on a labelled folder.
 pub fn evaluate_folder(
     model: &SimilarityModel,
@@ -152,12 +196,31 @@ pub fn evaluate_folder(
     options: &EmbedOptions,
     progress: impl FnMut(Progress),
 ) -> Result<(Evaluation, Vec<Skipped>)> {
+    let done = evaluate_folder_scored(model, data, subset, seed, options, progress)?;
+    Ok((done.evaluation, done.embedded.skipped))
+}
+
+/// [`evaluate_folder`], keeping the folder, the pairs and their distances.
+pub fn evaluate_folder_scored(
+    model: &SimilarityModel,
+    data: &Path,
+    subset: Subset,
+    seed: u64,
+    options: &EmbedOptions,
+    progress: impl FnMut(Progress),
+) -> Result<FolderEvaluation> {
     let embedded = embed_folder(model.backbone(), data, options, None, progress)?;
     let labels = &embedded.folder.labels;
     let indices: Vec<usize> = match (subset, model.config().and_then(|c| c.training.as_ref())) {
         (Subset::Test, Some(t)) => dataset::split(labels, t.split, t.seed).test,
         _ => (0..labels.len()).collect(),
     };
-    let eval = evaluate_pooled(model, &embedded.pooled, labels, &indices, seed)?;
-    Ok((eval, embedded.skipped))
+    let (evaluation, scored) =
+        evaluate_pooled_scored(model, &embedded.pooled, labels, &indices, seed)?;
+    Ok(FolderEvaluation {
+        evaluation,
+        scored,
+        indices,
+        embedded,
+    })
 }

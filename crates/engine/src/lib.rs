@@ -12,6 +12,9 @@
 //!   explanations of hits. Its model is a pool of replicas, so one collection serves many
 //!   threads.
 //! - [`explainers`]: the registry of every explainer (Grad-CAM and the plugins).
+//! - [`faithfulness`]: deletion and insertion AUC of every explainer against a random map.
+//! - [`report`]: an HTML report of a model on a labelled folder (metrics, ROC curve, similarity
+//!   histogram, explained example pairs, faithfulness), written whole or not at all.
 //!
 //! The engine ties
 //! `lookalike-core` (pixels → tensors, the model) to `lookalike-index` (vectors at rest); the
@@ -21,6 +24,8 @@ pub mod collection;
 pub mod embed;
 pub mod evaluate;
 pub mod explainers;
+pub mod faithfulness;
+pub mod report;
 pub mod train;
 
 pub use embed::{embed_paths, EmbedOptions, Embedded, Progress, Skipped};

@@ -2,19 +2,14 @@
 //! method is, by deletion and insertion AUC (RISE) of the similarity on held-out same-class pairs,
 //! against a random-map baseline.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use lookalike_core::dataset::{self, LabelledFolder};
-use lookalike_explain::faithfulness::{curves, random_map};
-use lookalike_explain::pair::saliency;
-use lookalike_explain::render::upsample;
-use lookalike_explain::{similarity_gradients, GradientPath, SaliencyMap};
-use serde::Serialize;
+use lookalike_engine::faithfulness::score_methods;
 
-use super::explainers::{load_image, registry, MethodArgs};
+use super::explainers::{registry, MethodArgs};
 use super::model::SimilarityArgs;
 use super::progress;
 
@@ -43,14 +38,6 @@ pub struct EvalExplanationsArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-/// Mean areas of one method.
-#[derive(Debug, Default, Serialize)]
-struct Score {
-    deletion_auc: f64,
-    insertion_auc: f64,
-    pairs: usize,
 }
 
 /// Runs `lookalike eval-explanations`.
@@ -83,43 +70,23 @@ pub fn run(args: EvalExplanationsArgs) -> anyhow::Result<()> {
         args.data.display()
     );
     let preprocess = model.config().map(|c| c.preprocess()).unwrap_or_default();
-    let mut scores: BTreeMap<String, Score> = BTreeMap::new();
+    let images: Vec<_> = pairs
+        .iter()
+        .map(|p| (folder.images[p.a].clone(), folder.images[p.b].clone()))
+        .collect();
     let bar = progress::bar(pairs.len(), "explaining", args.quiet || args.json);
-    for (i, pair) in pairs.iter().enumerate() {
-        let (crop, a) = load_image(&folder.images[pair.a], &preprocess)?;
-        let (_, b) = load_image(&folder.images[pair.b], &preprocess)?;
-        let grads = similarity_gradients(&model, &a, &b, layer, GradientPath::Auto)?;
-        let (w, h) = crop.dimensions();
-        let mut maps: Vec<(String, SaliencyMap)> = Vec::new();
-        for m in &methods {
-            let map = saliency(*m, &grads, &[1.0])?.swap_remove(0);
-            maps.push((m.name().to_string(), map));
-        }
-        let first = &maps[0].1;
-        let noise = random_map(first.height * first.width, seed.wrapping_add(i as u64));
-        maps.push((
-            "random".into(),
-            SaliencyMap::from_raw(first.height, first.width, &noise),
-        ));
-        for (name, map) in maps {
-            if map.flat {
-                continue;
-            }
-            let heat = upsample(&map, w, h)?;
-            let c = curves(&model, &a, &b, &heat, args.steps)?;
-            let s = scores.entry(name).or_default();
-            s.deletion_auc += c.deletion_auc;
-            s.insertion_auc += c.insertion_auc;
-            s.pairs += 1;
-        }
-        bar.inc(1);
-    }
+    let scores = score_methods(
+        &model,
+        &images,
+        &methods,
+        layer,
+        args.steps,
+        seed,
+        &preprocess,
+        |done| bar.set_position(done as u64),
+    )
+    .context("measuring faithfulness")?;
     bar.finish_and_clear();
-    for s in scores.values_mut() {
-        let n = s.pairs.max(1) as f64;
-        s.deletion_auc /= n;
-        s.insertion_auc /= n;
-    }
     if args.json {
         println!(
             "{}",

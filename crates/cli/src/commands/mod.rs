@@ -11,6 +11,7 @@ mod explainers;
 pub mod index;
 mod model;
 mod progress;
+pub mod report;
 pub mod search;
 pub mod serve;
 pub mod train;

@@ -1,0 +1,253 @@
+//! The report's charts as SVG text, drawn with `plotters`.
+//!
+//! Only plotters' SVG backend is built (`default-features = false`): SVG keeps its labels as
+//! `<text>` elements that the browser sets in its own font, so nothing here needs a font file
+//! (a bitmap backend would need one on every machine), and the charts stay sharp at any zoom.
+
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+use super::data::{Faithfulness, PairScores};
+use super::{Error, Result};
+
+const SAME: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
+const DIFFERENT: RGBColor = RGBColor(0xd6, 0x27, 0x28);
+const GREY: RGBColor = RGBColor(0x88, 0x88, 0x88);
+const ORANGE: RGBColor = RGBColor(0xff, 0x7f, 0x0e);
+const SIZE: (u32, u32) = (520, 400);
+
+fn plot_error(e: impl std::fmt::Display) -> Error {
+    Error::Plot(e.to_string())
+}
+
+/// The ROC curve of the distance for "different", the chance diagonal, and the model's
+/// operating point at its threshold.
+pub fn roc_svg(scores: &PairScores) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .x_desc("false positive rate (same-class pairs called different)")
+            .y_desc("true positive rate")
+            .x_labels(6)
+            .y_labels(6)
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (1.0, 1.0)],
+                GREY.stroke_width(1),
+            ))
+            .map_err(plot_error)?
+            .label("chance")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], GREY.stroke_width(1)));
+        let auc = scores.roc_auc.map_or("n/a".into(), |a| format!("{a:.3}"));
+        chart
+            .draw_series(LineSeries::new(
+                scores.roc.iter().copied(),
+                DIFFERENT.stroke_width(2),
+            ))
+            .map_err(plot_error)?
+            .label(format!("model (AUC {auc})"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], DIFFERENT.stroke_width(2)));
+        let (fpr, tpr) = scores.operating_point;
+        chart
+            .draw_series([Circle::new((fpr, tpr), 5, BLACK.filled())])
+            .map_err(plot_error)?
+            .label(format!("threshold d = {:.3}", scores.threshold))
+            .legend(|(x, y)| Circle::new((x + 9, y), 4, BLACK.filled()));
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Histograms of the similarity `s = 1 − d` of same-class and different-class pairs, in bins
+/// of 0.05, with the decision threshold as a vertical line.
+pub fn histogram_svg(scores: &PairScores) -> Result<String> {
+    const BINS: usize = 20;
+    let count = |different: bool| -> Vec<usize> {
+        let mut bins = vec![0usize; BINS];
+        for (&d, &diff) in scores.distances.iter().zip(&scores.different) {
+            if diff == different {
+                let s = (1.0 - d).clamp(0.0, 1.0);
+                bins[((s * BINS as f64) as usize).min(BINS - 1)] += 1;
+            }
+        }
+        bins
+    };
+    let (same, different) = (count(false), count(true));
+    // Headroom above the tallest bar for the legend.
+    let top = same
+        .iter()
+        .chain(&different)
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64
+        * 1.3;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..1f64, 0f64..top)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .x_desc("similarity s = 1 − d")
+            .y_desc("pairs")
+            .x_labels(11)
+            .y_labels(6)
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_error)?;
+        let width = 1.0 / BINS as f64;
+        for (bins, colour, name) in [
+            (&same, SAME, "same-class pairs"),
+            (&different, DIFFERENT, "different-class pairs"),
+        ] {
+            let bars = bins.iter().enumerate().map(|(i, &n)| {
+                let x0 = i as f64 * width;
+                Rectangle::new(
+                    [(x0, 0.0), (x0 + width, n as f64)],
+                    colour.mix(0.45).filled(),
+                )
+            });
+            chart
+                .draw_series(bars)
+                .map_err(plot_error)?
+                .label(format!("{name} ({})", bins.iter().sum::<usize>()))
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.mix(0.45).filled())
+                });
+        }
+        let s = 1.0 - scores.threshold;
+        chart
+            .draw_series(LineSeries::new([(s, 0.0), (s, top)], BLACK.stroke_width(2)))
+            .map_err(plot_error)?
+            .label(format!("threshold s = {s:.3}"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Grouped bars: each method's mean deletion AUC (lower is better) and insertion AUC (higher is
+/// better), the random baseline last, in grey.
+pub fn faithfulness_svg(faithfulness: &Faithfulness) -> Result<String> {
+    let names: Vec<&str> = faithfulness.methods.iter().map(|m| m.0.as_str()).collect();
+    let n = names.len().max(1);
+    let top = faithfulness
+        .methods
+        .iter()
+        .flat_map(|(_, s)| [s.deletion_auc, s.insertion_auc])
+        .fold(0.0f64, f64::max)
+        .max(0.05)
+        * 1.25;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (SIZE.0 + 120, SIZE.1)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..top)
+            .map_err(plot_error)?;
+        let label = |x: &f64| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                names
+                    .get(i as usize)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .disable_x_mesh()
+            .x_labels(n + 1)
+            .x_label_formatter(&label)
+            .y_desc("mean area under the curve")
+            .y_labels(6)
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_error)?;
+        let bar = 0.36;
+        let colour = |insertion: bool, random: bool| match (insertion, random) {
+            (false, false) => SAME.mix(0.85),
+            (true, false) => ORANGE.mix(0.85),
+            (false, true) => GREY.mix(0.65),
+            (true, true) => GREY.mix(0.3),
+        };
+        for insertion in [false, true] {
+            let offset = if insertion { 0.0 } else { -bar };
+            let bars = faithfulness
+                .methods
+                .iter()
+                .enumerate()
+                .map(|(i, (name, s))| {
+                    let random = name == crate::faithfulness::RANDOM;
+                    let value = if insertion {
+                        s.insertion_auc
+                    } else {
+                        s.deletion_auc
+                    };
+                    let x0 = i as f64 + offset;
+                    Rectangle::new(
+                        [(x0, 0.0), (x0 + bar, value)],
+                        colour(insertion, random).filled(),
+                    )
+                });
+            let key = colour(insertion, false);
+            chart
+                .draw_series(bars)
+                .map_err(plot_error)?
+                .label(if insertion {
+                    "insertion AUC (higher is better)"
+                } else {
+                    "deletion AUC (lower is better)"
+                })
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], key.filled()));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(("sans-serif", 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(GREY)
+        .draw()
+        .map_err(plot_error)
+}
