@@ -39,20 +39,20 @@ use state::AppState;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The data folder cannot be listed.
-    #[error("cannot read the data folder {path}: {source}")]
+    #[error("cannot read the data folder {}: {reason}", path.display())]
     DataDir {
         /// The folder.
         path: std::path::PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why. (Not the error's `source`: the message says it already.)
+        reason: std::io::Error,
     },
     /// The address cannot be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {reason}")]
     Bind {
         /// The address.
         addr: String,
-        /// Why.
-        source: std::io::Error,
+        /// Why. (Not the error's `source`: the message says it already.)
+        reason: std::io::Error,
     },
 }
 
@@ -74,9 +74,9 @@ pub async fn open_collections(
     config: &ServeConfig,
 ) -> Result<(BTreeMap<String, Arc<Collection>>, Vec<String>), ServeError> {
     let dir = &config.data_dir;
-    let entries = std::fs::read_dir(dir).map_err(|source| ServeError::DataDir {
+    let entries = std::fs::read_dir(dir).map_err(|reason| ServeError::DataDir {
         path: dir.clone(),
-        source,
+        reason,
     })?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
@@ -158,13 +158,13 @@ fn configure(cfg: &mut web::ServiceConfig) {
 pub async fn start(config: ServeConfig, bind: &str) -> Result<Running, ServeError> {
     let (collections, skipped) = open_collections(&config).await?;
     let names = collections.keys().cloned().collect();
-    let listener = TcpListener::bind(bind).map_err(|source| ServeError::Bind {
+    let listener = TcpListener::bind(bind).map_err(|reason| ServeError::Bind {
         addr: bind.to_string(),
-        source,
+        reason,
     })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+    let addr = listener.local_addr().map_err(|reason| ServeError::Bind {
         addr: bind.to_string(),
-        source,
+        reason,
     })?;
     let workers = config.workers.max(1);
     let state = web::Data::new(AppState::new(
@@ -213,9 +213,9 @@ pub async fn start(config: ServeConfig, bind: &str) -> Result<Running, ServeErro
     })
     .workers(workers)
     .listen(listener)
-    .map_err(|source| ServeError::Bind {
+    .map_err(|reason| ServeError::Bind {
         addr: bind.to_string(),
-        source,
+        reason,
     })?
     .run();
     Ok(Running {

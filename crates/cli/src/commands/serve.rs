@@ -101,10 +101,14 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             );
         }
         let n = running.collections.len();
+        let names = if n == 0 {
+            String::new()
+        } else {
+            format!(" ({})", running.collections.join(", "))
+        };
         super::emit(&format!(
-            "serving {n} collection{} ({}) at http://{}/",
+            "serving {n} collection{}{names} at http://{}/",
             if n == 1 { "" } else { "s" },
-            running.collections.join(", "),
             running.addr
         ))?;
         running.server.await.context("serving")
