@@ -587,7 +587,8 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
                 StoreError::Sled {
                     path: dir.to_path_buf(),
                     message: "it is open in another process (sled holds a lock on it); \
-                              wait for that command to finish"
+                              wait for that command to finish (if it is `lookalike serve`, change the \
+                              collection through its API)"
                         .into(),
                 }
             } else {
