@@ -11,4 +11,5 @@ mod index_cli;
 mod parity;
 mod report_cli;
 mod server_api;
+mod server_guards;
 mod train_cli;

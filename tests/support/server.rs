@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use base64::Engine;
 use serde_json::Value;
+
+use crate::{lookalike, picture, shapes_dataset, text};
 
 /// A running `lookalike serve`; stopped when dropped.
 pub struct TestServer {
@@ -197,4 +200,89 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// Fixtures of the server tests.
+
+/// The user key the server tests start servers with.
+pub const KEY: &str = "user-key-1";
+/// The admin key the server tests start servers with.
+pub const ADMIN: &str = "admin-key-1";
+
+/// A tiny-CNN collection `shop` of 4 shapes × 6 images in a fresh data folder.
+pub fn catalogue(dir: &Path) -> std::path::PathBuf {
+    catalogue_in(dir, &[])
+}
+
+/// [`catalogue`], with extra `index create` options (another store).
+pub fn catalogue_in(dir: &Path, store: &[&str]) -> std::path::PathBuf {
+    let images = dir.join("images");
+    shapes_dataset(&images, 4, 6, 3);
+    let data = dir.join("data");
+    let d = data.to_str().unwrap();
+    let mut create = vec![
+        "index",
+        "create",
+        "shop",
+        "--model",
+        "zero-shot",
+        "--backbone",
+        "tiny",
+        "--data-dir",
+        d,
+    ];
+    create.extend_from_slice(store);
+    let add = vec![
+        "index",
+        "add",
+        "shop",
+        images.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "-q",
+    ];
+    for args in [create, add] {
+        let run = lookalike(&args);
+        assert!(run.status.success(), "{args:?}: {}", text(&run).1);
+    }
+    data
+}
+
+/// A generated 64 × 64 PNG.
+pub fn png(seed: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    picture(64, 64, seed)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+/// Standard base64.
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Asserts the reply's status and that its error message contains `needle` (if not empty).
+pub fn expect(reply: &Reply, status: u16, needle: &str) {
+    assert_eq!(
+        reply.status,
+        status,
+        "expected {status}, got {}: {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
+    if !needle.is_empty() {
+        let message = reply.message();
+        assert!(
+            message.contains(needle),
+            "expected {needle:?} in {message:?}"
+        );
+    }
+}
+
+/// How many images collection `shop` holds, as the server says.
+pub fn images_in(server: &TestServer) -> u64 {
+    server.get("/api/collections/shop").json()["images"]
+        .as_u64()
+        .unwrap()
 }
