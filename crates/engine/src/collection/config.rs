@@ -140,7 +140,7 @@ pub enum StoreRef {
 /// Everything `collection.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CollectionConfig {
-    /// Always [`FORMAT`].
+    /// Always `lookalike-collection`.
     pub format: String,
     /// Version 1.
     pub version: u32,

@@ -2,9 +2,11 @@
 //!
 //! A collection lives in `DATA_DIR/NAME/`: `collection.json` (the model it was built with, by
 //! path and fingerprint, and where its vectors are) and, for the embedded store, `store/`.
-//! Adding is incremental (files already indexed are recognised by their SHA-256), deleting
-//! leaves tombstones until [`Collection::rebuild`], and every search re-ranks the store's
-//! candidates with the model's exact head.
+//! Adding is incremental (files already indexed are recognised by their SHA-256), from paths
+//! (`add.rs`) or uploaded bytes (`uploads.rs`, kept in `uploads/`); deleting leaves tombstones
+//! until [`Collection::rebuild`]; every search re-ranks the store's candidates with the model's
+//! exact head (`search.rs`), and `explain.rs` explains hits in one batch. The model is a
+//! [`ModelPool`] of replicas (`models.rs`), so one collection serves many threads.
 
 mod add;
 mod config;
