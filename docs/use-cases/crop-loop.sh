@@ -24,28 +24,10 @@
 # script checks the order before it evaluates.
 set -euo pipefail
 
-caller_pwd=$(pwd)
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$repo"
-
-abs() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$caller_pwd/$1" ;; esac; }
-datasets=$([ -n "${LOOKALIKE_DATASETS:-}" ] && abs "$LOOKALIKE_DATASETS" || echo "$repo/../shared/datasets")
-bin=$([ -n "${LOOKALIKE_BIN:-}" ] && abs "$LOOKALIKE_BIN" || echo "$repo/target/release/lookalike")
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 seeds=${SEEDS:-${SEED:-0}}
 [ -n "${TABLE_ONLY:-}" ] && seeds=""
-data="$datasets/flowers"
-
-if [ ! -d "$data" ]; then
-    echo "crop-loop.sh: no Flowers dataset at $data" >&2
-    echo "  (one subfolder of images per class). Point at the folder that holds flowers/ with" >&2
-    echo "  LOOKALIKE_DATASETS=/path/to/datasets $0" >&2
-    exit 2
-fi
-data=$(cd "$data" && pwd)
-if [ ! -x "$bin" ]; then
-    echo "crop-loop.sh: no lookalike binary at $bin; build it (cargo build --release) or set LOOKALIKE_BIN" >&2
-    exit 2
-fi
+need_dataset flowers
 
 top="bench-out/use-cases/crop-loop"
 mkdir -p "$top"

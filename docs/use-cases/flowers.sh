@@ -14,29 +14,9 @@
 #   summary.md    a one-row Markdown table
 set -euo pipefail
 
-caller_pwd=$(pwd)
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$repo"
-
-abs() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$caller_pwd/$1" ;; esac; }
-# LOOKALIKE_DATASETS and LOOKALIKE_BIN, when relative, are read from the caller's directory;
-# the defaults are relative to the repository root.
-datasets=$([ -n "${LOOKALIKE_DATASETS:-}" ] && abs "$LOOKALIKE_DATASETS" || echo "$repo/../shared/datasets")
-bin=$([ -n "${LOOKALIKE_BIN:-}" ] && abs "$LOOKALIKE_BIN" || echo "$repo/target/release/lookalike")
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 seed=${SEED:-0}
-data="$datasets/flowers"
-
-if [ ! -d "$data" ]; then
-    echo "flowers.sh: no Flowers dataset at $data" >&2
-    echo "  (one subfolder of images per class). Point at the folder that holds flowers/ with" >&2
-    echo "  LOOKALIKE_DATASETS=/path/to/datasets $0" >&2
-    exit 2
-fi
-data=$(cd "$data" && pwd)
-if [ ! -x "$bin" ]; then
-    echo "flowers.sh: no lookalike binary at $bin; build it (cargo build --release) or set LOOKALIKE_BIN" >&2
-    exit 2
-fi
+need_dataset flowers
 
 out="bench-out/use-cases/flowers/seed-$seed"
 mkdir -p "$out"

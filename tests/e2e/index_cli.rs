@@ -148,6 +148,18 @@ fn workflow(data: &str, name: &str, images: &Path, store: &[&str]) {
         &["index", "set", name, &id, "novalue", "--data-dir", data],
         "expected KEY=VALUE",
     );
+    fails_with(
+        &[
+            "index",
+            "set",
+            name,
+            &id,
+            "sha256=forged",
+            "--data-dir",
+            data,
+        ],
+        "metadata key \"sha256\" is reserved",
+    );
 
     // Deleted ids never come back, also after a rebuild; re-adding gives new ids.
     let gone: Vec<String> = ids(&hits[..3]).iter().map(u64::to_string).collect();

@@ -111,9 +111,9 @@ impl Collection {
             .await
     }
 
-    /// [`Collection::add`], giving every new image the keys of `metadata` too. The keys the
-    /// collection records itself (`path`, `sha256`, `width`, `height`) take precedence; a
-    /// `label` given here replaces the folder's name.
+    /// [`Collection::add`], giving every new image the keys of `metadata` too, which may not
+    /// set the collection's own keys ([`super::RESERVED_KEYS`]); a `label` given here replaces
+    /// the folder's name.
     pub async fn add_with_metadata(
         &self,
         paths: &[PathBuf],
@@ -121,6 +121,7 @@ impl Collection {
         options: AddOptions,
         mut on_event: impl FnMut(AddEvent<'_>),
     ) -> Result<AddReport, CollectionError> {
+        super::check_metadata("the added images", metadata)?;
         let _adding = self.adding.lock().await;
         let mut report = AddReport::default();
         let mut files = Vec::new();

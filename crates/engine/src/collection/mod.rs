@@ -34,7 +34,7 @@ pub use explain::HitExplanation;
 pub use models::{ModelFacts, ModelPool};
 pub use search::{QueryImage, SearchHit, SearchRequest};
 pub use space::Space;
-pub use uploads::{Upload, Uploaded, RESERVED_KEYS};
+pub use uploads::{check_metadata, Upload, Uploaded, RESERVED_KEYS};
 
 /// An open collection: its config, its model (loaded) and its store (connected).
 pub struct Collection {
@@ -268,12 +268,13 @@ impl Collection {
     }
 
     /// Merges `patch` into an image's metadata (a `null` value removes the key); returns whether
-    /// the image exists.
+    /// the image exists. The collection's own keys ([`RESERVED_KEYS`]) cannot be patched.
     pub async fn update_metadata(
         &self,
         id: PointId,
         patch: Metadata,
     ) -> Result<bool, CollectionError> {
+        check_metadata(&format!("image {id}"), &patch)?;
         let Some(point) = self.store.get(&[id]).await?.pop() else {
             return Ok(false);
         };

@@ -57,20 +57,25 @@ struct Checked {
     image: RgbImage,
 }
 
+/// Refuses caller metadata that sets one of [`RESERVED_KEYS`]; `what` names its image.
+pub fn check_metadata(what: &str, metadata: &Metadata) -> Result<(), CollectionError> {
+    match metadata
+        .keys()
+        .find(|k| RESERVED_KEYS.contains(&k.as_str()))
+    {
+        Some(key) => Err(CollectionError::Invalid(format!(
+            "{what}: metadata key {key:?} is reserved: the collection sets {} itself, \
+             and they cannot be changed",
+            RESERVED_KEYS.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn check_caller_input(uploads: &[Upload]) -> Result<(), CollectionError> {
     let mut ids = HashSet::new();
     for u in uploads {
-        if let Some(key) = u
-            .metadata
-            .keys()
-            .find(|k| RESERVED_KEYS.contains(&k.as_str()))
-        {
-            return Err(CollectionError::Invalid(format!(
-                "{}: metadata key {key:?} is reserved (the collection sets {})",
-                u.name,
-                RESERVED_KEYS.join(", ")
-            )));
-        }
+        check_metadata(&u.name, &u.metadata)?;
         if let Some(id) = &u.external_id {
             if id.trim().is_empty() || id.len() > MAX_EXTERNAL_ID {
                 return Err(CollectionError::Invalid(format!(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use lookalike_engine::collection::{AddEvent, AddOptions, Collection, Upload, RESERVED_KEYS};
+use lookalike_engine::collection::{AddEvent, AddOptions, Collection, Upload};
 use lookalike_index::{Metadata, Point};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -149,17 +149,6 @@ pub async fn add(
     if !paths.is_empty() {
         check(&req, &state.config, Access::Admin)?;
     }
-    for (path, metadata) in &paths {
-        if let Some(key) = metadata
-            .keys()
-            .find(|k| RESERVED_KEYS.contains(&k.as_str()))
-        {
-            return Err(ApiError::bad_request(format!(
-                "{}: metadata key {key:?} is reserved",
-                path.display()
-            )));
-        }
-    }
     let options = AddOptions {
         limits: state.config.limits,
         ..AddOptions::default()
@@ -251,11 +240,6 @@ pub async fn update(
             ))
         }
     };
-    if let Some(key) = patch.keys().find(|k| RESERVED_KEYS.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!(
-            "metadata key {key:?} is set by the collection and cannot be changed"
-        )));
-    }
     let worker = collection.clone();
     let found = state
         .run_async(Job::Store, move || async move {

@@ -1,0 +1,31 @@
+# Sourced by the use-case scripts: moves to the repository root and finds the binary and the
+# dataset, or stops (exit 2) saying what is missing and how to point at it.
+#
+# Sets: repo, caller_pwd, bin, data (after `need_dataset NAME`). LOOKALIKE_DATASETS and
+# LOOKALIKE_BIN, when relative, are read from the caller's directory; the defaults are relative
+# to the repository root.
+
+caller_pwd=$(pwd)
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo"
+script=$(basename "$0")
+
+abs() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$caller_pwd/$1" ;; esac; }
+datasets=$([ -n "${LOOKALIKE_DATASETS:-}" ] && abs "$LOOKALIKE_DATASETS" || echo "$repo/../shared/datasets")
+bin=$([ -n "${LOOKALIKE_BIN:-}" ] && abs "$LOOKALIKE_BIN" || echo "$repo/target/release/lookalike")
+
+# need_dataset NAME: sets `data` to $datasets/NAME (absolute), or stops.
+need_dataset() {
+    data="$datasets/$1"
+    if [ ! -d "$data" ]; then
+        echo "$script: no $1 dataset at $data" >&2
+        echo "  (one subfolder of images per class). Point at the folder that holds $1/ with" >&2
+        echo "  LOOKALIKE_DATASETS=/path/to/datasets $0" >&2
+        exit 2
+    fi
+    data=$(cd "$data" && pwd)
+    if [ ! -x "$bin" ]; then
+        echo "$script: no lookalike binary at $bin; build it (cargo build --release) or set LOOKALIKE_BIN" >&2
+        exit 2
+    fi
+}
