@@ -8,7 +8,8 @@
 caller_pwd=$(pwd)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
-script=$(basename "$0")
+entry=${USE_CASE_SCRIPT:-$0} # a wrapper (flowers.sh, skin-cancer.sh) names itself
+script=$(basename "$entry")
 
 abs() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$caller_pwd/$1" ;; esac; }
 datasets=$([ -n "${LOOKALIKE_DATASETS:-}" ] && abs "$LOOKALIKE_DATASETS" || echo "$repo/../shared/datasets")
@@ -20,7 +21,10 @@ need_dataset() {
     if [ ! -d "$data" ]; then
         echo "$script: no $1 dataset at $data" >&2
         echo "  (one subfolder of images per class). Point at the folder that holds $1/ with" >&2
-        echo "  LOOKALIKE_DATASETS=/path/to/datasets $0" >&2
+        # The generic scripts need DATASET repeated; the wrappers set it themselves.
+        hint=""
+        if [ -z "${USE_CASE_SCRIPT:-}" ] && [ -n "${DATASET:-}" ]; then hint="DATASET=$DATASET "; fi
+        echo "  LOOKALIKE_DATASETS=/path/to/datasets $hint$entry" >&2
         exit 2
     fi
     data=$(cd "$data" && pwd)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's section 4.4 loop on Flowers (Livieris et al.): train a model, crop every image to
+# The paper's section 4.4 loop (Livieris et al.) on Flowers, or on DATASET: train a model, crop every image to
 # its Grad-CAM box against its most similar same-class image (`lookalike crop`), retrain on the
 # cropped folder with the same seed and settings, and compare the two models on the same test
 # split, as a table like the paper's Table 1.
@@ -8,8 +8,9 @@
 #   SEEDS="0 1 2" docs/use-cases/crop-loop.sh # several seeds, one table
 #   LOOKALIKE_DATASETS=/data/sets LOOKALIKE_BIN=/path/to/lookalike docs/use-cases/crop-loop.sh
 #   TABLE_ONLY=1 docs/use-cases/crop-loop.sh  # only rebuild the table from the seeds already run
+#   DATASET=skin_cancer docs/use-cases/crop-loop.sh   # another labelled dataset
 #
-# Outputs (ignored by git): bench-out/use-cases/crop-loop/
+# Outputs (ignored by git): bench-out/use-cases/crop-loop/DATASET/
 #   seed-N/original/          model trained on the original images
 #   seed-N/cropped-data/      the cropped labelled folder (PNG) and crops.json (every box)
 #   seed-N/cropped/           model trained on the cropped images (same seed, same settings)
@@ -27,9 +28,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 seeds=${SEEDS:-${SEED:-0}}
 [ -n "${TABLE_ONLY:-}" ] && seeds=""
-need_dataset flowers
+dataset=${DATASET:-flowers}
+need_dataset "$dataset"
 
-top="bench-out/use-cases/crop-loop"
+top="bench-out/use-cases/crop-loop/$dataset"
 mkdir -p "$top"
 
 for seed in $seeds; do
@@ -81,9 +83,9 @@ PY
     cat "$out/timings.json"
 done
 
-python3 - "$top" <<'PY'
+python3 - "$top" "$dataset" <<'PY'
 import json, os, re, statistics, struct, sys
-top = sys.argv[1]
+top, dataset = sys.argv[1:]
 seeds = sorted(int(m.group(1)) for d in os.listdir(top) if (m := re.fullmatch(r"seed-(\d+)", d))
                and os.path.exists(os.path.join(top, d, "timings.json")))
 runs = [  # (key, model, test images, what it says)
@@ -104,7 +106,7 @@ for s in seeds:
         data[s][f"train-{which}"] = {k: v for k, v in t.items() if isinstance(v, (int, float, str))}
 fmt = lambda v: f"{v:.4f}" if isinstance(v, (int, float)) else "n/a"
 head = "| seed | model | test images | " + " | ".join(n for _, n in metrics) + " | pairs |"
-lines = ["# Crop loop on Flowers (paper section 4.4)", "",
+lines = [f"# Crop loop on {dataset} (paper section 4.4)", "",
          "Every row uses the same test split (the same images and the same pairs, drawn with the seed);",
          "only the model and whether the test images are cropped differ. Precision and recall are those",
          "of \"different\" (label 1) at d < 0.5 = same.", "", head,

@@ -1,56 +1,11 @@
 #!/usr/bin/env bash
-# Flowers use case: train the default Siamese head on the Flowers folder, evaluate it on its
-# held-out test split, and write the HTML report.
+# Flowers use case (the paper's section 4.1): train, evaluate and report on
+# ../shared/datasets/flowers. SEED, LOOKALIKE_DATASETS and LOOKALIKE_BIN as in train-report.sh.
 #
 #   docs/use-cases/flowers.sh                 # seed 0
 #   SEED=1 docs/use-cases/flowers.sh
-#   LOOKALIKE_DATASETS=/data/sets LOOKALIKE_BIN=/path/to/lookalike docs/use-cases/flowers.sh
 #
-# Outputs (ignored by git): bench-out/use-cases/flowers/seed-N/
-#   model/        the trained model folder
-#   train.json    `lookalike train --json`
-#   eval.json     `lookalike eval --split test --json` (equal to the test figures of train.json)
-#   report/       `lookalike report` (index.html, report.json, charts, example pairs)
-#   summary.md    a one-row Markdown table
+# Outputs (ignored by git): bench-out/use-cases/flowers/seed-N/ (see train-report.sh).
+# The crop-and-retrain loop on Flowers is crop-loop.sh.
 set -euo pipefail
-
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-seed=${SEED:-0}
-need_dataset flowers
-
-out="bench-out/use-cases/flowers/seed-$seed"
-mkdir -p "$out"
-rm -rf "$out/model" "$out/report"
-
-t0=$(date +%s)
-echo "== train ($data, seed $seed)"
-"$bin" train --data "$data" --out "$out/model" --seed "$seed" --quiet --json > "$out/train.json"
-t1=$(date +%s)
-echo "== eval (test split)"
-"$bin" eval --model "$out/model" --data "$data" --split test --seed "$seed" --quiet --json > "$out/eval.json"
-t2=$(date +%s)
-echo "== report"
-"$bin" report --model "$out/model" --data "$data" --seed "$seed" --out "$out/report" --quiet
-t3=$(date +%s)
-
-python3 - "$out" "$seed" $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) <<'PY'
-import json, sys
-out, seed, t_train, t_eval, t_report = sys.argv[1:]
-e = json.load(open(f"{out}/eval.json"))
-f = lambda k: f"{e[k]:.4f}" if isinstance(e.get(k), (int, float)) else "n/a"
-rows = [
-    "| seed | pair accuracy | ROC AUC | F1 | precision | recall | precision@10 | mAP | pairs | train | eval | report |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    f"| {seed} | {f('pair_accuracy')} | {f('roc_auc')} | {f('f1')} | {f('precision')} | {f('recall')} "
-    f"| {f('precision_at_10')} | {f('map')} | {e.get('pairs', 'n/a')} | {t_train} s | {t_eval} s | {t_report} s |",
-]
-r = json.load(open(f"{out}/report/report.json"))
-fa = r.get("faithfulness", {})
-rows += ["", f"Faithfulness ({fa.get('pairs')} same-class pairs, {fa.get('steps')} steps; deletion: lower is better, "
-         "insertion: higher is better):", "", "| method | deletion AUC | insertion AUC | pairs |", "|---|---|---|---|"]
-for name, m in fa.get("methods", []):
-    rows.append(f"| {name} | {m['deletion_auc']:.4f} | {m['insertion_auc']:.4f} | {m['pairs']} |")
-open(f"{out}/summary.md", "w").write("\n".join(rows) + "\n")
-print("\n".join(rows))
-PY
-echo "wrote $out (report: $out/report/index.html)"
+USE_CASE_SCRIPT=$0 DATASET=flowers exec "$(dirname "${BASH_SOURCE[0]}")/train-report.sh"

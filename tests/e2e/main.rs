@@ -8,6 +8,7 @@ mod embed_cli;
 mod explain_cli;
 mod explain_parity;
 mod index_cli;
+mod oneshot_cli;
 mod parity;
 mod report_cli;
 mod server_api;

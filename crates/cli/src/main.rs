@@ -44,6 +44,10 @@ enum Command {
     Explain(commands::explain::ExplainArgs),
     /// Measure how faithful explanations are: deletion and insertion AUC against random maps.
     EvalExplanations(commands::eval_explanations::EvalExplanationsArgs),
+    /// N-way one-shot classification on classes the model never saw (Koch et al.'s Omniglot
+    /// benchmark): each query against one example per class.
+    #[command(name = "eval-oneshot")]
+    EvalOneShot(commands::eval_oneshot::EvalOneShotArgs),
     /// Write an HTML report of a model on a labelled folder: metrics, ROC curve, similarity
     /// histogram, explained example pairs and the faithfulness of every explainer.
     Report(commands::report::ReportArgs),
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::EvalExplanations(args) => commands::eval_explanations::run(args),
+        Command::EvalOneShot(args) => commands::eval_oneshot::run(args),
         Command::Crop(args) => commands::crop::run(args),
         Command::Report(args) => commands::report::run(args),
     };

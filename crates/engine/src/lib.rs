@@ -12,6 +12,8 @@
 //!   explanations of hits. Its model is a pool of replicas, so one collection serves many
 //!   threads.
 //! - [`explainers`]: the registry of every explainer (Grad-CAM and the plugins).
+//! - [`oneshot`]: N-way one-shot classification over held-out classes (Koch et al.'s Omniglot
+//!   benchmark).
 //! - [`faithfulness`]: deletion and insertion AUC of every explainer against a random map.
 //! - [`report`]: an HTML report of a model on a labelled folder (metrics, ROC curve, similarity
 //!   histogram, explained example pairs, faithfulness), written whole or not at all.
@@ -25,6 +27,7 @@ pub mod embed;
 pub mod evaluate;
 pub mod explainers;
 pub mod faithfulness;
+pub mod oneshot;
 pub mod report;
 pub mod train;
 

@@ -6,6 +6,7 @@ pub mod crop;
 pub mod embed;
 pub mod eval;
 pub mod eval_explanations;
+pub mod eval_oneshot;
 pub mod explain;
 mod explainers;
 pub mod index;

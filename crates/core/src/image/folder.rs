@@ -35,7 +35,8 @@ pub fn find_images(root: &Path) -> Result<Vec<PathBuf>, ImageError> {
     Ok(paths)
 }
 
-fn has_image_extension(path: &Path) -> bool {
+/// Whether `path` ends in one of [`IMAGE_EXTENSIONS`] (any case).
+pub fn has_image_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))

@@ -11,7 +11,7 @@ mod preprocess;
 
 pub use augment::augment;
 pub use decode::{decode_bytes, decode_file, DecodeLimits, ImageError};
-pub use folder::{find_images, IMAGE_EXTENSIONS};
+pub use folder::{find_images, has_image_extension, IMAGE_EXTENSIONS};
 pub use preprocess::{to_pixels, Preprocess};
 
 /// One image file as a model sees it: decoded, resized and cropped (the crop, for overlays) and
