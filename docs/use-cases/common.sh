@@ -12,14 +12,16 @@ entry=${USE_CASE_SCRIPT:-$0} # a wrapper (flowers.sh, skin-cancer.sh) names itse
 script=$(basename "$entry")
 
 abs() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$caller_pwd/$1" ;; esac; }
-datasets=$([ -n "${LOOKALIKE_DATASETS:-}" ] && abs "$LOOKALIKE_DATASETS" || echo "$repo/../shared/datasets")
+# The default stays relative to the repository root (the scripts run there), so the reports name
+# ../shared/datasets/NAME rather than this machine's absolute path.
+datasets=$([ -n "${LOOKALIKE_DATASETS:-}" ] && abs "$LOOKALIKE_DATASETS" || echo "../shared/datasets")
 bin=$([ -n "${LOOKALIKE_BIN:-}" ] && abs "$LOOKALIKE_BIN" || echo "$repo/target/release/lookalike")
 
-# need_dataset NAME: sets `data` to $datasets/NAME (absolute), or stops.
+# need_dataset NAME: sets `data` to $datasets/NAME, or stops.
 need_dataset() {
     data="$datasets/$1"
     if [ ! -d "$data" ]; then
-        echo "$script: no $1 dataset at $data" >&2
+        echo "$script: no $1 dataset at $(case $data in /*) echo "$data" ;; *) echo "$repo/$data" ;; esac)" >&2
         echo "  (one subfolder of images per class). Point at the folder that holds $1/ with" >&2
         # The generic scripts need DATASET repeated; the wrappers set it themselves.
         hint=""
@@ -27,7 +29,6 @@ need_dataset() {
         echo "  LOOKALIKE_DATASETS=/path/to/datasets $hint$entry" >&2
         exit 2
     fi
-    data=$(cd "$data" && pwd)
     if [ ! -x "$bin" ]; then
         echo "$script: no lookalike binary at $bin; build it (cargo build --release) or set LOOKALIKE_BIN" >&2
         exit 2

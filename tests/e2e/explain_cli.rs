@@ -210,6 +210,18 @@ fn eval_explanations_reports_every_method_and_the_random_baseline() {
         }
     }
     assert!(methods.contains_key("random"));
+    // Every method is averaged over the same pairs: a pair where one map is flat counts for none.
+    let counted: Vec<u64> = methods
+        .values()
+        .map(|s| s["pairs"].as_u64().unwrap())
+        .collect();
+    assert!(counted.iter().all(|&n| n == counted[0]), "{methods:?}");
+    let most_flat = methods
+        .values()
+        .map(|s| s["flat"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(counted[0] + most_flat <= 3, "{methods:?}");
     fails_with(
         &[
             "eval-explanations",

@@ -25,13 +25,19 @@ pub struct MethodScore {
     pub deletion_auc: f64,
     /// Mean area under the insertion curve (higher is better).
     pub insertion_auc: f64,
-    /// Pairs that counted (a flat map has nothing to delete in order and is left out).
+    /// Pairs that counted: the same pairs for every method.
     pub pairs: usize,
+    /// Pairs where this method's map was flat (no gradient: a saturated head). A flat map has
+    /// nothing to delete in order, so such a pair is left out for every method; otherwise the
+    /// methods would be averaged over different pairs.
+    pub flat: usize,
 }
 
 /// Deletion and insertion AUC of every method in `methods`, and of a random map (named
 /// [`RANDOM`], seeded with `seed` plus the pair's number), on the image pairs `pairs`, each
-/// curve in `steps` steps. `progress` is called after each pair.
+/// curve in `steps` steps. A pair where any method's map is flat is left out for all of them
+/// (and counted in [`MethodScore::flat`]), so every mean is over the same pairs; with no pair
+/// left, the means are 0 and `pairs` is 0. `progress` is called after each pair.
 #[allow(clippy::too_many_arguments)]
 pub fn score_methods(
     model: &SimilarityModel,
@@ -60,13 +66,17 @@ pub fn score_methods(
             let random = SaliencyMap::from_raw(first.height, first.width, &noise);
             maps.push((RANDOM.into(), random));
         }
-        for (name, map) in maps {
+        let any_flat = maps.iter().any(|(_, map)| map.flat);
+        for (name, map) in &maps {
+            let s = scores.entry(name.clone()).or_default();
             if map.flat {
+                s.flat += 1;
+            }
+            if any_flat {
                 continue;
             }
-            let heat = upsample(&map, w, h)?;
+            let heat = upsample(map, w, h)?;
             let c = curves(model, &a, &b, &heat, steps)?;
-            let s = scores.entry(name).or_default();
             s.deletion_auc += c.deletion_auc;
             s.insertion_auc += c.insertion_auc;
             s.pairs += 1;

@@ -108,13 +108,18 @@ pub fn run(args: EvalExplanationsArgs) -> anyhow::Result<()> {
             args.steps
         );
         println!(
-            "{:<12} {:>14} {:>15} {:>6}",
-            "method", "deletion AUC ↓", "insertion AUC ↑", "pairs"
+            "{:<12} {:>14} {:>15} {:>6} {:>5}",
+            "method", "deletion AUC ↓", "insertion AUC ↑", "pairs", "flat"
         );
         for (name, s) in &scores {
             println!(
-                "{name:<12} {:>14.4} {:>15.4} {:>6}",
-                s.deletion_auc, s.insertion_auc, s.pairs
+                "{name:<12} {:>14.4} {:>15.4} {:>6} {:>5}",
+                s.deletion_auc, s.insertion_auc, s.pairs, s.flat
+            );
+        }
+        if scores.values().any(|s| s.flat > 0) {
+            println!(
+                "a pair where any method's map is flat (a saturated head: no gradient) is left out for every method"
             );
         }
     }

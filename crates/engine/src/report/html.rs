@@ -247,9 +247,10 @@ pub fn page(r: &Report) -> String {
          least salient and follows the similarity s(A′, B); <em>insertion</em> puts them back, in \
          the same order, into a blurred A. Each curve has {steps} steps; the tables give the mean \
          area under it. A faithful map makes s fall fast on deletion (low area) and rise fast on \
-         insertion (high area), and beats the random map. Flat maps are left out (see the \
-         pairs column).</p>\n<table>\n<tr><th>method</th><th>deletion AUC ↓</th>\
-         <th>insertion AUC ↑</th><th>pairs</th></tr>",
+         insertion (high area), and beats the random map. A pair where any method's map is flat \
+         (a saturated head has no gradient) is left out for every method, so each row averages \
+         the same pairs; <em>flat</em> counts them per method.</p>\n<table>\n<tr><th>method</th>\
+         <th>deletion AUC ↓</th><th>insertion AUC ↑</th><th>pairs</th><th>flat</th></tr>",
         pairs = f.pairs,
         layer = f.layer,
         steps = f.steps,
@@ -262,12 +263,13 @@ pub fn page(r: &Report) -> String {
         };
         let _ = writeln!(
             h,
-            "<tr{class}><td>{}</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td>\
-             <td class=\"num\">{}</td></tr>",
+            "<tr{class}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             esc(name),
-            s.deletion_auc,
-            s.insertion_auc,
-            s.pairs
+            mean(s.deletion_auc, s.pairs),
+            mean(s.insertion_auc, s.pairs),
+            s.pairs,
+            s.flat
         );
     }
     let _ = writeln!(
@@ -278,4 +280,13 @@ pub fn page(r: &Report) -> String {
          baseline.</figcaption></figure>\n</body>\n</html>"
     );
     h
+}
+
+/// A mean to four places, or "n/a" when no pair counted.
+fn mean(value: f64, pairs: usize) -> String {
+    if pairs == 0 {
+        "n/a".into()
+    } else {
+        format!("{value:.4}")
+    }
 }
