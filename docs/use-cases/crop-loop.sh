@@ -9,8 +9,10 @@
 #   LOOKALIKE_DATASETS=/data/sets LOOKALIKE_BIN=/path/to/lookalike docs/use-cases/crop-loop.sh
 #   TABLE_ONLY=1 docs/use-cases/crop-loop.sh  # only rebuild the table from the seeds already run
 #   DATASET=skin_cancer docs/use-cases/crop-loop.sh   # another labelled dataset
+#   VARIANT=loose CROP_ARGS="--box-fraction 0.1 --box-padding 16" docs/use-cases/crop-loop.sh
+#                                             # other `lookalike crop` options, kept apart
 #
-# Outputs (ignored by git): bench-out/use-cases/crop-loop/DATASET/
+# Outputs (ignored by git): bench-out/use-cases/crop-loop/DATASET[-VARIANT]/
 #   seed-N/original/          model trained on the original images
 #   seed-N/cropped-data/      the cropped labelled folder (PNG) and crops.json (every box)
 #   seed-N/cropped/           model trained on the cropped images (same seed, same settings)
@@ -31,7 +33,12 @@ seeds=${SEEDS:-${SEED:-0}}
 dataset=${DATASET:-flowers}
 need_dataset "$dataset"
 
-top="bench-out/use-cases/crop-loop/$dataset"
+crop_args=${CROP_ARGS:-}
+if [ -n "$crop_args" ] && [ -z "${VARIANT:-}" ]; then
+    echo "$script: CROP_ARGS needs a VARIANT name, so its results are kept apart from the defaults'" >&2
+    exit 2
+fi
+top="bench-out/use-cases/crop-loop/$dataset${VARIANT:+-$VARIANT}"
 mkdir -p "$top"
 
 for seed in $seeds; do
@@ -47,7 +54,8 @@ for seed in $seeds; do
     "$bin" train --data "$data" --out "$out/original" --seed "$seed" --quiet --json > "$out/train-original.json"
     t1=$(date +%s)
     echo "== seed $seed: crop every image to its Grad-CAM box"
-    "$bin" crop --model "$out/original" --data "$data" --out "$out/cropped-data" --quiet | tee "$out/crop.txt"
+    # shellcheck disable=SC2086 # CROP_ARGS is a list of options
+    "$bin" crop --model "$out/original" --data "$data" --out "$out/cropped-data" --quiet $crop_args | tee "$out/crop.txt"
     t2=$(date +%s)
     echo "== seed $seed: check that the cropped folder lists the same images in the same order"
     python3 - "$data" "$out/cropped-data" <<'PY'
@@ -83,9 +91,9 @@ PY
     cat "$out/timings.json"
 done
 
-python3 - "$top" "$dataset" <<'PY'
+python3 - "$top" "$dataset" "$crop_args" <<'PY'
 import json, os, re, statistics, struct, sys
-top, dataset = sys.argv[1:]
+top, dataset, crop_args = sys.argv[1:]
 seeds = sorted(int(m.group(1)) for d in os.listdir(top) if (m := re.fullmatch(r"seed-(\d+)", d))
                and os.path.exists(os.path.join(top, d, "timings.json")))
 runs = [  # (key, model, test images, what it says)
@@ -107,6 +115,7 @@ for s in seeds:
 fmt = lambda v: f"{v:.4f}" if isinstance(v, (int, float)) else "n/a"
 head = "| seed | model | test images | " + " | ".join(n for _, n in metrics) + " | pairs |"
 lines = [f"# Crop loop on {dataset} (paper section 4.4)", "",
+         f"`lookalike crop` options: `{crop_args}`." if crop_args else "`lookalike crop` with its defaults.", "",
          "Every row uses the same test split (the same images and the same pairs, drawn with the seed);",
          "only the model and whether the test images are cropped differ. Precision and recall are those",
          "of \"different\" (label 1) at d < 0.5 = same.", "", head,

@@ -7,6 +7,8 @@
 #   docs/use-cases/omniglot.sh                    # the three folds, seed 0
 #   FOLDS=2 SEED=1 docs/use-cases/omniglot.sh     # one fold, another seed
 #   TABLE_ONLY=1 docs/use-cases/omniglot.sh       # only rebuild the table from the folds run
+#   VARIANT=ft2 TRAIN_ARGS="--fine-tune 2 --epochs 12" FOLDS=3 docs/use-cases/omniglot.sh
+#                                                 # other `lookalike train` options, kept apart
 #
 # The two zips share Greek and Latin (byte-identical), so together they hold 8 alphabets and
 # 242 characters of 20 drawings each. Every alphabet with at least 20 characters is held out in
@@ -16,7 +18,7 @@
 #
 # Outputs (ignored by git): bench-out/use-cases/omniglot/
 #   alphabets/                  both zips unpacked and merged (ALPHABET/CHARACTER/*.png)
-#   seed-S/fold-F/train/        the training alphabets, one class folder per character
+#   seed-S[-VARIANT]/fold-F/train/        the training alphabets, one class folder per character
 #   seed-S/fold-F/held-out/     the held-out alphabets, ALPHABET/CHARACTER/*.png
 #   seed-S/fold-F/model/        the trained model; train.json, oneshot-{trained,zero-shot}.json
 #   omniglot.md, omniglot.json  the table of every fold run so far
@@ -36,6 +38,11 @@ for zip in images_background_small1.zip images_background_small2.zip; do
     fi
 done
 
+train_args=${TRAIN_ARGS:-}
+if [ -n "$train_args" ] && [ -z "${VARIANT:-}" ]; then
+    echo "$script: TRAIN_ARGS needs a VARIANT name, so its results are kept apart from the defaults'" >&2
+    exit 2
+fi
 top="bench-out/use-cases/omniglot"
 mkdir -p "$top"
 held_out() {
@@ -80,7 +87,7 @@ fi
 
 for fold in $folds; do
     held=$(held_out "$fold")
-    out="$top/seed-$seed/fold-$fold"
+    out="$top/seed-$seed${VARIANT:+-$VARIANT}/fold-$fold"
     rm -rf "$out"
     mkdir -p "$out/train" "$out/held-out"
     for dir in "$top/alphabets"/*/; do
@@ -96,7 +103,9 @@ for fold in $folds; do
     echo "== seed $seed, fold $fold: train on $(ls "$out/train" | wc -l) characters; held out: $held"
     t0=$(date +%s)
     # No augmentation: its horizontal flip can turn one character into another.
-    "$bin" train --data "$out/train" --out "$out/model" --seed "$seed" --augment 0 --quiet --json > "$out/train.json"
+    # shellcheck disable=SC2086 # TRAIN_ARGS is a list of options
+    "$bin" train --data "$out/train" --out "$out/model" --seed "$seed" --augment 0 --quiet --json $train_args > "$out/train.json"
+    echo "$train_args" > "$out/train-args.txt"
     t1=$(date +%s)
     for model in trained zero-shot; do
         m=$([ "$model" = trained ] && echo "$out/model" || echo zero-shot)
@@ -112,7 +121,7 @@ python3 - "$top" <<'PY'
 import json, os, re, sys
 top = sys.argv[1]
 rows, data = [], {}
-for sd in sorted(d for d in os.listdir(top) if re.fullmatch(r"seed-\d+", d)):
+for sd in sorted(d for d in os.listdir(top) if re.fullmatch(r"seed-\d+(-[\w.-]+)?", d)):
     for fd in sorted(os.listdir(os.path.join(top, sd))):
         d = os.path.join(top, sd, fd)
         if not os.path.exists(os.path.join(d, "timings.json")):
@@ -121,13 +130,15 @@ for sd in sorted(d for d in os.listdir(top) if re.fullmatch(r"seed-\d+", d)):
              for k in ("train", "oneshot-trained", "oneshot-zero-shot", "timings")}
         r["train_characters"] = len(os.listdir(os.path.join(d, "train")))
         data[f"{sd}/{fd}"] = r
+        args = os.path.join(d, "train-args.txt")
+        r["train_args"] = open(args).read().strip() if os.path.exists(args) else ""
         rows.append((sd[5:], fd[5:], r))
 pct = lambda x: f"{100 * x:.1f} %"
 lines = ["# One-shot Omniglot", "",
          "20-way within-alphabet one-shot accuracy on alphabets held out from training (Lake et al.'s",
          "protocol: each run takes 20 characters of one alphabet and two drawers; the first drawer's",
          "drawings are matched against the second drawer's, one per character). ± is one standard error.", "",
-         "| seed | fold | trained on | held out | trials | trained model | zero-shot backbone | chance | val. AUC | train |",
+         "| seed[-variant] | fold | trained on | held out | trials | trained model | zero-shot backbone | chance | val. AUC | train |",
          "|---|---|---|---|---|---|---|---|---|---|"]
 for seed, fold, r in rows:
     t, z = r["oneshot-trained"], r["oneshot-zero-shot"]
@@ -136,11 +147,15 @@ for seed, fold, r in rows:
     lines.append(f"| {seed} | {fold} | {r['train_characters']} characters | {held} | {t['trials']} "
                  f"| {pct(t['accuracy'])} ± {pct(t['standard_error'])} | {pct(z['accuracy'])} ± {pct(z['standard_error'])} "
                  f"| {pct(t['chance'])} | {auc if auc is None else f'{auc:.3f}'} | {r['timings']['train_s']} s |")
-if rows:
-    n = sum(r["oneshot-trained"]["trials"] for *_, r in rows)
-    acc = lambda k: sum(r[k]["accuracy"] * r[k]["trials"] for *_, r in rows) / n
-    lines.append(f"| all | | | | {n} | {pct(acc('oneshot-trained'))} | {pct(acc('oneshot-zero-shot'))} | | | |")
-lines += ["", "Per held-out alphabet:", "", "| seed | fold | alphabet | characters | trials | trained model | zero-shot |",
+for name in sorted({seed for seed, *_ in rows}):
+    group = [r for seed, _, r in rows if seed == name]
+    n = sum(r["oneshot-trained"]["trials"] for r in group)
+    acc = lambda k: sum(r[k]["accuracy"] * r[k]["trials"] for r in group) / n
+    lines.append(f"| {name}, all | | | | {n} | {pct(acc('oneshot-trained'))} | {pct(acc('oneshot-zero-shot'))} | | | |")
+variants = sorted({(seed, r["train_args"]) for seed, _, r in rows if r["train_args"]})
+if variants:
+    lines += [""] + [f"`{seed}`: `lookalike train ... {a}`." for seed, a in variants]
+lines += ["", "Per held-out alphabet:", "", "| seed[-variant] | fold | alphabet | characters | trials | trained model | zero-shot |",
           "|---|---|---|---|---|---|---|"]
 for seed, fold, r in rows:
     zs = {g["group"]: g for g in r["oneshot-zero-shot"]["groups"]}

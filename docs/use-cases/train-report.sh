@@ -48,9 +48,10 @@ rows = [
 r = json.load(open(f"{out}/report/report.json"))
 fa = r.get("faithfulness", {})
 rows += ["", f"Faithfulness ({fa.get('pairs')} same-class pairs, {fa.get('steps')} steps; deletion: lower is better, "
-         "insertion: higher is better):", "", "| method | deletion AUC | insertion AUC | pairs |", "|---|---|---|---|"]
+         "insertion: higher is better; a pair where any map is flat counts for no method):", "",
+         "| method | deletion AUC | insertion AUC | pairs | flat |", "|---|---|---|---|---|"]
 for name, m in fa.get("methods", []):
-    rows.append(f"| {name} | {m['deletion_auc']:.4f} | {m['insertion_auc']:.4f} | {m['pairs']} |")
+    rows.append(f"| {name} | {m['deletion_auc']:.4f} | {m['insertion_auc']:.4f} | {m['pairs']} | {m.get('flat', 0)} |")
 open(f"{out}/summary.md", "w").write("\n".join(rows) + "\n")
 print("\n".join(rows))
 PY
