@@ -34,3 +34,12 @@ need_dataset() {
         exit 2
     fi
 }
+
+# need_variant OPTION VALUE: extra options (CROP_ARGS, TRAIN_ARGS) change the results, so they
+# need a VARIANT name that keeps those results apart from the defaults'.
+need_variant() {
+    if [ -n "$2" ] && [ -z "${VARIANT:-}" ]; then
+        echo "$script: $1 needs a VARIANT name, so its results are kept apart from the defaults'" >&2
+        exit 2
+    fi
+}

@@ -34,10 +34,7 @@ dataset=${DATASET:-flowers}
 need_dataset "$dataset"
 
 crop_args=${CROP_ARGS:-}
-if [ -n "$crop_args" ] && [ -z "${VARIANT:-}" ]; then
-    echo "$script: CROP_ARGS needs a VARIANT name, so its results are kept apart from the defaults'" >&2
-    exit 2
-fi
+need_variant CROP_ARGS "$crop_args"
 top="bench-out/use-cases/crop-loop/$dataset${VARIANT:+-$VARIANT}"
 mkdir -p "$top"
 

@@ -39,10 +39,7 @@ for zip in images_background_small1.zip images_background_small2.zip; do
 done
 
 train_args=${TRAIN_ARGS:-}
-if [ -n "$train_args" ] && [ -z "${VARIANT:-}" ]; then
-    echo "$script: TRAIN_ARGS needs a VARIANT name, so its results are kept apart from the defaults'" >&2
-    exit 2
-fi
+need_variant TRAIN_ARGS "$train_args"
 top="bench-out/use-cases/omniglot"
 mkdir -p "$top"
 held_out() {
