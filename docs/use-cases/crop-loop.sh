@@ -37,6 +37,9 @@ crop_args=${CROP_ARGS:-}
 need_variant CROP_ARGS "$crop_args"
 top="bench-out/use-cases/crop-loop/$dataset${VARIANT:+-$VARIANT}"
 mkdir -p "$top"
+# The table names the crop options; TABLE_ONLY reads them back from the runs.
+if [ -n "$seeds" ]; then echo "$crop_args" > "$top/crop-args.txt"; fi
+[ -f "$top/crop-args.txt" ] && crop_args=$(cat "$top/crop-args.txt")
 
 for seed in $seeds; do
     out="$top/seed-$seed"
