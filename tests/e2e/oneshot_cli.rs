@@ -44,12 +44,14 @@ fn one_shot_accuracy_is_high_for_distinct_classes_and_exactly_chance_for_identic
     let tmp = tempfile::tempdir().unwrap();
     let tiny = ["--model", "zero-shot", "--backbone", "tiny"];
 
-    // Two alphabets of 6 classes with clearly different colours, and one of 2 (too small).
+    // Two alphabets of 6 classes with clearly different colours, one of 2 (too small for 4 ways)
+    // and one of a single class.
     let nested = tmp.path().join("alphabets");
     let hue = |c: usize| [(c * 40) as u8, 255 - (c * 40) as u8, ((c * 97) % 256) as u8];
     colour_classes(&nested.join("alpha"), 6, 3, hue);
     colour_classes(&nested.join("beta"), 6, 3, |c| hue(5 - c));
     colour_classes(&nested.join("gamma"), 2, 3, hue);
+    colour_classes(&nested.join("delta"), 1, 3, hue); // one class: not a labelled folder
     let r = oneshot(&tiny, &nested, &["--ways", "4", "--runs", "5"]);
     assert_eq!(r["ways"], 4);
     assert_eq!(
@@ -65,8 +67,18 @@ fn one_shot_accuracy_is_high_for_distinct_classes_and_exactly_chance_for_identic
         .map(|g| g["group"].as_str().unwrap())
         .collect();
     assert_eq!(groups, ["alpha", "beta"]);
-    assert_eq!(r["left_out"][0]["group"], "gamma");
+    let left: Vec<&str> = r["left_out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, ["delta", "gamma"], "named, and the others still run");
     assert!(r["left_out"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("at least two classes"));
+    assert!(r["left_out"][1]["reason"]
         .as_str()
         .unwrap()
         .contains("2 class(es)"));

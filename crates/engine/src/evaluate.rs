@@ -123,7 +123,8 @@ pub fn evaluate_pooled_scored(
     Ok((evaluation, scored))
 }
 
-fn to_f64(t: &Tensor) -> Result<Vec<f64>> {
+/// A tensor's values, flattened, as `f64` on the CPU.
+pub(crate) fn to_f64(t: &Tensor) -> Result<Vec<f64>> {
     let flat = t
         .f_to_device(tch::Device::Cpu)?
         .f_to_kind(Kind::Double)?

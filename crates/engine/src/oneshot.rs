@@ -14,13 +14,14 @@
 use std::path::{Path, PathBuf};
 
 use lookalike_core::dataset::{self, LabelledFolder};
-use lookalike_core::image::{decode_file, has_image_extension};
+use lookalike_core::image::has_image_extension;
 use lookalike_core::{Error, Result, SimilarityModel};
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::Serialize;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
-use crate::embed::{embed_with, EmbedOptions, Progress, Skipped};
+use crate::embed::{embed_paths, EmbedOptions, Progress, Skipped};
+use crate::evaluate::to_f64;
 
 /// How many classes per run, how many runs per group, and the seed that draws them.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +42,9 @@ pub struct GroupedFolder {
     pub groups: Vec<Group>,
     /// Whether the folder had two levels.
     pub nested: bool,
+    /// Groups of a nested folder that are not labelled folders themselves (one class, an empty
+    /// class), with the reason: they cannot hold a run, but the others still can.
+    pub left_out: Vec<LeftOut>,
 }
 
 /// One group: its classes and their images.
@@ -97,12 +101,27 @@ impl GroupedFolder {
                 images,
             })
         };
-        let groups = if nested {
-            top.iter().map(|d| group(d)).collect::<Result<Vec<_>>>()?
+        let mut groups = Vec::new();
+        let mut left_out = Vec::new();
+        if nested {
+            for dir in &top {
+                match group(dir) {
+                    Ok(g) => groups.push(g),
+                    Err(Error::Dataset { message, .. }) => left_out.push(LeftOut {
+                        group: file_name(dir),
+                        reason: message,
+                    }),
+                    Err(e) => return Err(e),
+                }
+            }
         } else {
-            vec![group(root)?]
-        };
-        Ok(GroupedFolder { groups, nested })
+            groups.push(group(root)?);
+        }
+        Ok(GroupedFolder {
+            groups,
+            nested,
+            left_out,
+        })
     }
 }
 
@@ -254,7 +273,7 @@ pub fn evaluate_one_shot(
     let folder = GroupedFolder::read(data)?;
     // Groups too small are left out before anything is embedded; a group can still fall short
     // after embedding if some of its images do not decode.
-    let mut left_out = Vec::new();
+    let mut left_out = folder.left_out;
     let mut usable = Vec::new();
     for group in folder.groups {
         let classes = group.images.iter().filter(|imgs| imgs.len() >= 2).count();
@@ -279,17 +298,7 @@ pub fn evaluate_one_shot(
         .iter()
         .flat_map(|g| g.images.iter().flatten().cloned())
         .collect();
-    let load = |_: usize, path: &Path| {
-        decode_file(path, &embed.limits).map(|img| embed.preprocess.apply(&img))
-    };
-    let done = embed_with(
-        model.backbone(),
-        &paths,
-        embed.batch_size,
-        None,
-        load,
-        progress,
-    )?;
+    let done = embed_paths(model.backbone(), &paths, embed, progress)?;
     let row_of: std::collections::HashMap<&PathBuf, usize> =
         done.paths.iter().enumerate().map(|(i, p)| (p, i)).collect();
 
@@ -338,13 +347,7 @@ pub fn evaluate_one_shot(
     for (name, classes, runs) in plans {
         let mut score = 0.0;
         for run in &runs {
-            let d = model.distance_matrix(&rows(&run.queries)?, &rows(&run.examples)?)?;
-            let d = Vec::<f64>::try_from(
-                &d.f_to_device(tch::Device::Cpu)?
-                    .f_to_kind(Kind::Double)?
-                    .f_contiguous()?
-                    .f_view([-1])?,
-            )?;
+            let d = to_f64(&model.distance_matrix(&rows(&run.queries)?, &rows(&run.examples)?)?)?;
             let (s, t) = score_run(&d, options.ways);
             score += s;
             tied_trials += t;
@@ -447,8 +450,14 @@ mod tests {
                 std::fs::write(dir.join("flat").join(c).join(format!("{g}{i}.png")), b"x").unwrap();
             }
         }
+        // A group with a single class cannot hold a run; it is left out, not fatal.
+        std::fs::create_dir_all(dir.join("nested/gamma/c1")).unwrap();
+        std::fs::write(dir.join("nested/gamma/c1/0.png"), b"x").unwrap();
         let nested = GroupedFolder::read(&dir.join("nested")).unwrap();
         assert!(nested.nested);
+        assert_eq!(nested.left_out.len(), 1);
+        assert_eq!(nested.left_out[0].group, "gamma");
+        assert!(nested.left_out[0].reason.contains("at least two classes"));
         let names: Vec<&str> = nested.groups.iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, ["alpha", "beta"]);
         assert_eq!(nested.groups[1].classes, ["c1", "c2"]);

@@ -111,10 +111,20 @@ pub fn run(args: EvalExplanationsArgs) -> anyhow::Result<()> {
             "{:<12} {:>14} {:>15} {:>6} {:>5}",
             "method", "deletion AUC ↓", "insertion AUC ↑", "pairs", "flat"
         );
+        let mean = |v: f64, pairs: usize| {
+            if pairs == 0 {
+                "n/a".to_string()
+            } else {
+                format!("{v:.4}")
+            }
+        };
         for (name, s) in &scores {
             println!(
-                "{name:<12} {:>14.4} {:>15.4} {:>6} {:>5}",
-                s.deletion_auc, s.insertion_auc, s.pairs, s.flat
+                "{name:<12} {:>14} {:>15} {:>6} {:>5}",
+                mean(s.deletion_auc, s.pairs),
+                mean(s.insertion_auc, s.pairs),
+                s.pairs,
+                s.flat
             );
         }
         if scores.values().any(|s| s.flat > 0) {
