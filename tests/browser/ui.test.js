@@ -10,7 +10,8 @@
 //
 // LOOKALIKE_BIN picks the binary (default: target/release/lookalike). No GPU, no internet.
 // The server serves the web/ files compiled into it; LOOKALIKE_WEB_DIR=web makes the browser get
-// /, /app.js and /style.css from that folder instead, to try UI changes without a rebuild.
+// /, /style.css, /app.js and the modules /js/*.js from that folder instead, to try UI changes
+// without a rebuild.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -135,6 +136,21 @@ function writeImages(dir) {
   return out;
 }
 
+/**
+ * A picture from another domain than the catalogue's flat shapes on white: a dense, colourful,
+ * photo-like texture (smooth colour waves with grain) that fills the whole frame.
+ */
+function otherDomainImage() {
+  const r = rng(424242);
+  const waves = Array.from({ length: 6 }, () => [r() * 0.2, r() * 0.2, r() * 6.28, r() * 3]);
+  return png(SIZE, (x, y) => {
+    const v = waves.map(([fx, fy, ph]) => Math.sin(fx * x + fy * y + ph));
+    const grain = () => (r() - 0.5) * 90;
+    const c = (a, b) => Math.max(0, Math.min(255, 128 + 60 * a + 50 * b + grain()));
+    return [c(v[0], v[3]), c(v[1], v[4]), c(v[2], v[5])];
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The server and the browser
 
@@ -214,6 +230,8 @@ function readResults(page) {
     decision: c.querySelector('[data-testid=result-decision]').textContent.trim(),
     label: c.querySelector('[data-testid=result-label]').textContent.trim(),
     thumb: c.querySelector('[data-testid=result-thumb]').getAttribute('src'),
+    logitText: c.querySelector('[data-testid=result-logit]')?.textContent.trim() ?? null,
+    logit: Number(c.querySelector('[data-testid=result-logit]')?.dataset.logit),
   })));
 }
 
@@ -272,9 +290,16 @@ describe('web UI in headless Chromium', { timeout: 600_000 }, () => {
     page.setDefaultTimeout(TIMEOUT);
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     if (WEB_DIR) {
-      const files = { '': ['index.html', 'text/html'], 'app.js': ['app.js', 'text/javascript'], 'style.css': ['style.css', 'text/css'] };
-      await page.route((url) => url.origin === new URL(server.url).origin && url.pathname.slice(1) in files, (route) => {
-        const [file, contentType] = files[new URL(route.request().url()).pathname.slice(1)];
+      // The page, the style and every ES module (app.js and js/*.js), straight from the folder.
+      const served = (pathname) => {
+        const rel = pathname.slice(1);
+        if (rel === '') return ['index.html', 'text/html'];
+        if (rel === 'style.css') return [rel, 'text/css'];
+        if (rel === 'app.js' || /^js\/[a-z-]+\.js$/.test(rel)) return [rel, 'text/javascript'];
+        return null;
+      };
+      await page.route((url) => url.origin === new URL(server.url).origin && served(url.pathname) !== null, (route) => {
+        const [file, contentType] = served(new URL(route.request().url()).pathname);
         return route.fulfill({ body: fs.readFileSync(path.join(WEB_DIR, file)), contentType });
       });
     }
@@ -301,6 +326,23 @@ describe('web UI in headless Chromium', { timeout: 600_000 }, () => {
     assert.deepEqual(collections, ['shop']);
     const methods = await page.$$eval('[data-testid=method-select] option', (o) => o.map((x) => x.value));
     for (const m of ['gradcam', 'gradcam++']) assert.ok(methods.includes(m), `methods: ${methods}`);
+    // Every explainer the server offers is offered, each with its cost; so are the targets.
+    const offered = await (await fetch(new URL('api/explainers', server.url))).json();
+    assert.deepEqual(methods, offered.methods.map((m) => m.name));
+    for (const m of ['occlusion', 'integrated-gradients', 'shapley', 'rise']) assert.ok(methods.includes(m), `methods: ${methods}`);
+    const titles = await page.$$eval('[data-testid=method-select] option', (o) => o.map((x) => x.title));
+    offered.methods.forEach((m, i) => assert.ok(titles[i].includes(m.cost.summary), `${m.name}: ${titles[i]}`));
+    assert.match(await page.textContent('[data-testid=method-cost]'), /^Cost: ./);
+    const targets = await page.$$eval('[data-testid=target-select] option', (o) => o.map((x) => x.value));
+    assert.deepEqual(targets, offered.targets);
+    assert.equal(await page.inputValue('[data-testid=target-select]'), offered.default_target);
+    // The masks field belongs to RISE, and says the server's limit.
+    assert.equal(await page.isVisible('[data-testid=masks-input]'), false);
+    await page.selectOption('[data-testid=method-select]', 'rise');
+    assert.equal(await page.isVisible('[data-testid=masks-input]'), true);
+    assert.equal(await page.getAttribute('[data-testid=masks-input]', 'max'), String(offered.max_masks));
+    await page.selectOption('[data-testid=method-select]', offered.default);
+    assert.equal(await page.isVisible('[data-testid=masks-input]'), false);
     const count = Object.keys(CLASSES).length * PER_CLASS;
     assert.match(await page.textContent('[data-testid=collection-info]'), new RegExp(`${count} images`));
     assert.match(await page.textContent('[data-testid=health]'), /connected/);
@@ -441,7 +483,7 @@ describe('web UI in headless Chromium', { timeout: 600_000 }, () => {
     assert.equal(layers[0], 'last');
     assert.ok(layers.includes('12'), `layers: ${layers}`);
     await page.selectOption('[data-testid=compare-layer]', '12');
-    await page.waitForFunction(() => /layer 12\)/.test(document.querySelector('[data-testid=compare-explains]').textContent)
+    await page.waitForFunction(() => /layer 12[,)]/.test(document.querySelector('[data-testid=compare-explains]').textContent)
       && document.querySelector('[data-testid=compare-progress]').hidden);
     await waitLoaded(page, maps[0]);
     assert.match(await page.textContent('[data-testid=corr-caption]'), /of a 14×14 grid/);
@@ -490,6 +532,87 @@ describe('web UI in headless Chromium', { timeout: 600_000 }, () => {
     hits = await readResults(page);
     assert.equal(hits[0].label, 'checker');
     assert.match(await page.textContent('[data-testid=query-name]'), /checker-2\.png/);
+  });
+
+  test('a query from another domain says so above the results, with numbers that differ and maps for every hit', async () => {
+    await closeCompare(page);
+    const before = await gridKey(page);
+    await dropFile(page, '[data-testid=drop-zone]', otherDomainImage(), 'other-domain.png', 'image/png');
+    await waitForSearch(page, before);
+    const notice = '[data-testid=out-of-catalogue]';
+    assert.equal(await page.isVisible(notice), true, 'the out-of-catalogue notice shows');
+    const message = await page.textContent('[data-testid=out-of-catalogue-message]');
+    assert.match(message, /^Nothing like this in the catalogue: the best match is farther than (all \()?\d+(\.\d)?%\)? of the catalogue's images are from their own nearest neighbour\.$/);
+    const closer = Number(message.match(/([\d.]+)%/)[1]);
+    assert.ok(closer >= 99, `farther than ${closer}% of the catalogue's own neighbours`);
+    assert.match(await page.textContent('[data-testid=out-of-catalogue-detail]'), /^Best match: logit −?\d/);
+    // The notice is above the results.
+    const [noticeBox, gridBox] = await Promise.all([page.locator(notice).boundingBox(), page.locator('[data-testid=results-grid]').boundingBox()]);
+    assert.ok(noticeBox.y + noticeBox.height <= gridBox.y, 'the notice is above the results');
+
+    const hits = await readResults(page);
+    assert.equal(hits.length, 12);
+    // Ranked by the logit, and no two different logits read the same.
+    const logits = hits.map((x) => x.logit);
+    assert.ok(logits.every(Number.isFinite), `logits: ${logits}`);
+    assert.deepEqual(logits, [...logits].sort((a, b) => b - a), 'ranked by the logit');
+    const shown = hits.map((x) => `${x.score} · ${x.logitText}`);
+    assert.equal(new Set(shown).size, new Set(logits).size, `shown: ${shown.join('; ')}`);
+    assert.ok(new Set(shown).size > 1, `all hits read the same: ${shown[0]}`);
+    hits.forEach((x) => assert.match(x.logitText, /^logit −?\d+\.\d+$/));
+
+    // Every hit gets a map that carries something (the logit target never saturates).
+    const cards = await page.$$('[data-testid=result-card]');
+    for (const card of cards) await (await card.$('[data-testid=heatmap-toggle]')).click();
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=result-card]')]
+      .every((c) => c.dataset.mapFlat !== undefined && c.querySelector('[data-testid=result-thumb]').naturalWidth > 0), null, { timeout: 4 * TIMEOUT });
+    const flat = await page.$$eval('[data-testid=result-card]', (cs) => cs.map((c) => `${c.dataset.id}:${c.dataset.mapFlat}:${c.querySelector('[data-testid=map-note]').textContent}`));
+    assert.ok(flat.every((f) => f.split(':')[1] === 'false'), `maps: ${flat.join('; ')}`);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(SHOTS, 'out-of-catalogue.png'), fullPage: true });
+
+    // The compare view of the best match: four maps, none flat.
+    await page.click('[data-testid=result-card]:nth-child(1) [data-testid=compare-button]');
+    await page.waitForSelector('[data-testid=compare-dialog][open]');
+    await page.waitForSelector('[data-testid=compare-progress]', { state: 'hidden' });
+    const maps = ['query-factual', 'query-counterfactual', 'hit-factual', 'hit-counterfactual'];
+    for (const m of maps) await waitLoaded(page, `[data-testid=map-${m}]`);
+    const factual = await page.getAttribute('[data-testid=map-hit-factual]', 'data-flat');
+    assert.equal(factual, 'false', await page.textContent('#cap-hit-factual'));
+    assert.match(await page.textContent('[data-testid=compare-logit]'), /^logit −?\d+\.\d+$/);
+    assert.match(await page.textContent('[data-testid=compare-explains]'), /on the head's logit/);
+    await page.screenshot({ path: path.join(SHOTS, 'out-of-catalogue-compare.png') });
+    await closeCompare(page);
+  });
+
+  test('a catalogue image finds itself first, with the highest similarity and a map of its own', async () => {
+    await closeCompare(page);
+    const before = await gridKey(page);
+    await page.setInputFiles('[data-testid=file-input]', images.square[3]);
+    await waitForSearch(page, before);
+    assert.equal(await page.isVisible('[data-testid=out-of-catalogue]'), false, 'a catalogue image is not out of the catalogue');
+    const hits = await readResults(page);
+    assert.equal(hits[0].label, 'square');
+    const scores = hits.map((x) => Number(x.score));
+    assert.equal(Math.max(...scores), scores[0]);
+    assert.ok(hits.slice(1).every((x) => x.logit < hits[0].logit), 'its own logit is the highest');
+    assert.equal(hits[0].decision, 'Same');
+    await page.click('[data-testid=result-card]:nth-child(1) [data-testid=compare-button]');
+    await page.waitForSelector('[data-testid=compare-dialog][open]');
+    await page.waitForSelector('[data-testid=compare-progress]', { state: 'hidden' });
+    for (const m of ['query-factual', 'hit-factual']) {
+      await waitLoaded(page, `[data-testid=map-${m}]`);
+      const flat = await page.getAttribute(`[data-testid=map-${m}]`, 'data-flat');
+      assert.equal(flat, 'false', `${m}: ${await page.textContent(`#cap-${m}`)}`);
+    }
+    // A map made without a gradient (an image against itself has none) says which method made it.
+    const fallback = await page.getAttribute('[data-testid=map-hit-factual]', 'data-fallback');
+    if (fallback) assert.match(await page.textContent('#cap-hit-factual'), new RegExp(`^${fallback} \\(no gradient\\)`));
+    // No caption reads a bare "flat: no signal": a flat map says why.
+    const captions = await page.$$eval('.map figcaption', (cs) => cs.map((c) => c.textContent));
+    assert.ok(captions.every((c) => c !== 'flat: no signal'), captions.join('; '));
+    await page.screenshot({ path: path.join(SHOTS, 'self-match-compare.png') });
+    await closeCompare(page);
   });
 
   test('a text file gets the server\'s 415 message, and a network failure says so', async () => {
