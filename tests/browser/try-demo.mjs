@@ -5,6 +5,7 @@
 //   node tests/browser/try-demo.mjs http://127.0.0.1:8080 CATALOGUE_IMAGE PHOTO OUT_DIR
 //
 // Not a test (`make test` runs *.test.js only): it needs the demo running (`make demo`).
+// LOOKALIKE_WEB_DIR=web serves the page and its modules from that folder instead of the binary.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,11 +28,21 @@ const page = context.pages()[0] || await context.newPage();
 page.setDefaultTimeout(120000);
 const errors = [];
 page.on('pageerror', (e) => errors.push(String(e)));
+if (process.env.LOOKALIKE_WEB_DIR) {
+  const dir = path.resolve(process.env.LOOKALIKE_WEB_DIR);
+  const served = (p) => (p === '/' ? ['index.html', 'text/html'] : p === '/style.css' ? ['style.css', 'text/css']
+    : p === '/app.js' || /^\/js\/[a-z-]+\.js$/.test(p) ? [p.slice(1), 'text/javascript'] : null);
+  await page.route((u) => u.origin === new URL(url).origin && served(u.pathname) !== null, (route) => {
+    const [file, contentType] = served(new URL(route.request().url()).pathname);
+    return route.fulfill({ body: fs.readFileSync(path.join(dir, file)), contentType });
+  });
+}
 
 async function results() {
   return page.$$eval('[data-testid=result-card]', (cards) => cards.map((c) => [
     c.querySelector('[data-testid=result-rank]').textContent.trim(),
     c.querySelector('[data-testid=result-score]').textContent.trim(),
+    c.querySelector('[data-testid=result-logit]')?.textContent.trim() ?? '',
     c.querySelector('[data-testid=result-decision]').textContent.trim(),
     c.querySelector('[data-testid=result-label]').textContent.trim(),
   ].join(' ')));
@@ -48,11 +59,17 @@ async function search(name, setQuery, compareRank) {
   }, before);
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=result-thumb]')]
     .every((i) => i.complete && i.naturalWidth > 0));
-  console.log(`${name}:\n  ${(await results()).slice(0, 8).join('\n  ')}`);
+  console.log(`${name}:\n  ${(await results()).slice(0, 12).join('\n  ')}`);
+  if (await page.isVisible('[data-testid=out-of-catalogue]')) {
+    console.log(`  notice: ${(await page.textContent('[data-testid=out-of-catalogue]')).trim().replace(/\s+/g, ' ')}`);
+  }
   await page.screenshot({ path: path.join(out, `demo-${name}.png`) });
   await page.click(`[data-testid=result-card]:nth-child(${compareRank}) [data-testid=compare-button]`);
   await page.waitForFunction(() => ['query-factual', 'query-counterfactual', 'hit-factual', 'hit-counterfactual']
-    .every((m) => { const i = document.querySelector(`[data-testid=map-${m}]`); return i && i.complete && i.naturalWidth > 0; }));
+    .every((m) => { const i = document.querySelector(`[data-testid=map-${m}]`); return i && i.complete && i.naturalWidth > 0; })
+    && document.querySelector('[data-testid=compare-progress]').hidden);
+  const captions = await page.$$eval('.map figcaption', (cs) => cs.map((c) => c.textContent.trim()).filter((t) => !t.includes('input')));
+  console.log(`  compare #${compareRank}: ${(await page.textContent('[data-testid=compare-logit]')).trim()}; maps: ${captions.join(' | ')}`);
   await page.screenshot({ path: path.join(out, `demo-${name}-compare.png`) });
   await page.click('[data-testid=compare-close]');
   await page.waitForSelector('[data-testid=compare-dialog]', { state: 'hidden' });
@@ -72,7 +89,7 @@ await search('catalogue-image', async () => {
       zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
     }
   }, { b64: bytes, name: path.basename(catalogueImage) });
-}, 2); // the first hit is the image itself: compare the next one
+}, 1); // the first hit is the image itself: its own map (gradient-free: it has no gradient)
 
 await search('uploaded-photo', () => page.setInputFiles('[data-testid=file-input]', photo), 1);
 await context.close();

@@ -319,6 +319,16 @@ describe('web UI in headless Chromium', { timeout: 600_000 }, () => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
+  test('the server serves every module of web/, as it is in the folder', { skip: WEB_DIR ? 'LOOKALIKE_WEB_DIR serves them from the folder' : false }, async () => {
+    const modules = ['app.js', ...fs.readdirSync(path.join(ROOT, 'web', 'js')).filter((f) => f.endsWith('.js')).map((f) => `js/${f}`)];
+    for (const m of modules) {
+      const res = await fetch(new URL(m, server.url));
+      assert.equal(res.status, 200, `GET /${m}`);
+      assert.match(res.headers.get('content-type'), /javascript/, `GET /${m}`);
+      assert.equal(await res.text(), fs.readFileSync(path.join(ROOT, 'web', m), 'utf8'), `/${m} is the file in web/ (rebuild the binary)`);
+    }
+  });
+
   test('the page loads with the pickers filled from the API', async () => {
     await page.goto(server.url);
     await page.waitForSelector('body[data-ready=true]');
@@ -532,6 +542,30 @@ describe('web UI in headless Chromium', { timeout: 600_000 }, () => {
     hits = await readResults(page);
     assert.equal(hits[0].label, 'checker');
     assert.match(await page.textContent('[data-testid=query-name]'), /checker-2\.png/);
+  });
+
+  test('RISE takes a number of masks within the server\'s limit, and one over it is refused', async () => {
+    await closeCompare(page);
+    const { max_masks: max } = await (await fetch(new URL('api/explainers', server.url))).json();
+    const card = '[data-testid=result-card]:nth-child(2)';
+    await page.selectOption('[data-testid=method-select]', 'rise');
+    await page.fill('[data-testid=masks-input]', String(max + 1));
+    await page.click(`${card} [data-testid=heatmap-toggle]`);
+    await page.waitForSelector('[data-testid=error]', { state: 'visible' });
+    assert.match(await page.textContent('[data-testid=error-message]'), new RegExp(`At most ${max} RISE masks`));
+    assert.equal(await page.getAttribute(`${card} [data-testid=heatmap-toggle]`, 'aria-pressed'), 'false');
+
+    await page.fill('[data-testid=masks-input]', '40');
+    await page.click(`${card} [data-testid=heatmap-toggle]`);
+    await page.waitForFunction((sel) => document.querySelector(sel).dataset.mapFlat !== undefined, card, { timeout: 2 * TIMEOUT });
+    assert.match(await page.textContent(`${card} [data-testid=map-note]`), /^rise · why (same|different)$/);
+    assert.equal(await page.getAttribute(card, 'data-map-flat'), 'false');
+    await page.click(`${card} [data-testid=heatmap-toggle]`);
+    await page.fill('[data-testid=masks-input]', '');
+    await page.selectOption('[data-testid=method-select]', 'gradcam');
+    const errorShown = await page.isVisible('[data-testid=error]');
+    if (errorShown) await page.click('#error-close');
+    assert.equal(await page.isVisible('[data-testid=error]'), false);
   });
 
   test('a query from another domain says so above the results, with numbers that differ and maps for every hit', async () => {
