@@ -10,6 +10,7 @@ mod explain_parity;
 mod index_cli;
 mod oneshot_cli;
 mod parity;
+mod perturbation;
 mod report_cli;
 mod server_api;
 mod server_guards;

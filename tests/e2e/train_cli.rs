@@ -191,12 +191,12 @@ fn checkpoints_from_another_version_or_backbone_are_refused() {
 
     std::fs::write(
         model.join("model.json"),
-        config.replace("\"format_version\": 1", "\"format_version\": 99"),
+        config.replace("\"format_version\": 2", "\"format_version\": 99"),
     )
     .unwrap();
     fails_with(
         &["compare", "--model", m, i, i],
-        "checkpoint format version 99, but this build of Lookalike reads version 1",
+        "checkpoint format version 99, but this build of Lookalike reads versions 1 to 2",
     );
     std::fs::write(
         model.join("model.json"),

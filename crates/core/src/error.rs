@@ -66,7 +66,7 @@ pub enum Error {
     },
     /// A model folder written by another version of the checkpoint format.
     #[error(
-        "{}: checkpoint format version {found}, but this build of Lookalike reads version {expected}; retrain the model with this version",
+        "{}: checkpoint format version {found}, but this build of Lookalike reads versions 1 to {expected}; retrain the model with this version",
         path.display()
     )]
     CheckpointVersion {
@@ -74,7 +74,7 @@ pub enum Error {
         path: PathBuf,
         /// The version in its model.json.
         found: u64,
-        /// The version this build reads.
+        /// The newest version this build reads.
         expected: u32,
     },
     /// A labelled folder that cannot be trained or evaluated on.

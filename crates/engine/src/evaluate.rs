@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use lookalike_core::dataset::{self, LabelledFolder};
-use lookalike_core::metrics::{pair_metrics, retrieval_metrics, PairMetrics, RetrievalMetrics};
+use lookalike_core::metrics::{
+    pair_metrics, retrieval_metrics, roc_auc, PairMetrics, RetrievalMetrics,
+};
+use lookalike_core::siamese::calibration::expected_calibration_error;
 use lookalike_core::{Result, SimilarityModel};
 use serde::Serialize;
 use tch::{Kind, Tensor};
@@ -32,6 +35,9 @@ pub struct Evaluation {
     pub precision_at_10: f64,
     /// Mean average precision.
     pub map: f64,
+    /// Expected calibration error of the similarity on the pairs (10 bins): how far "0.8"
+    /// is from "8 in 10 such pairs are the same class".
+    pub ece: f64,
     /// Images evaluated.
     pub images: usize,
 }
@@ -58,6 +64,8 @@ pub struct ScoredPairs {
     pub pairs: Vec<dataset::Pair>,
     /// `d` of each pair.
     pub distances: Vec<f64>,
+    /// The similarity logit `ℓ` of each pair (never saturated).
+    pub logits: Vec<f64>,
 }
 
 /// Evaluates `model` on the images `indices` of precomputed pooled vectors `pooled` (`[N, C]`).
@@ -93,11 +101,18 @@ pub fn evaluate_pooled_scored(
         .f_to_device(device)?;
     let b = Tensor::from_slice(&pairs.iter().map(|p| p.b as i64).collect::<Vec<_>>())
         .f_to_device(device)?;
-    let d = model.distance(&emb.f_index_select(0, &a)?, &emb.f_index_select(0, &b)?)?;
-    let d = to_f64(&d)?;
+    let logit = model.logit(&emb.f_index_select(0, &a)?, &emb.f_index_select(0, &b)?)?;
+    let d = to_f64(&model.similarity_of(&logit)?.f_neg()?.f_add_scalar(1.0)?)?;
+    let logits = to_f64(&logit)?;
     let truth: Vec<bool> = pairs.iter().map(|p| p.different).collect();
-    let pair = pair_metrics(&d, &truth, model.threshold());
-    let matrix = to_f64(&model.distance_matrix(&emb, &emb)?)?;
+    let mut pair = pair_metrics(&d, &truth, model.threshold());
+    // Ranked by the exact logit: a saturated `d` would tie far pairs.
+    let negated: Vec<f64> = logits.iter().map(|l| -l).collect();
+    pair.roc_auc = roc_auc(&negated, &truth);
+    let similarity: Vec<f64> = d.iter().map(|d| 1.0 - d).collect();
+    let same: Vec<bool> = truth.iter().map(|t| !t).collect();
+    let ece = expected_calibration_error(&similarity, &same, 10);
+    let matrix = to_f64(&model.logit_matrix(&emb, &emb)?.f_neg()?)?;
     let RetrievalMetrics {
         precision_at_k,
         map,
@@ -107,6 +122,7 @@ pub fn evaluate_pooled_scored(
         pairs: pair,
         precision_at_10: precision_at_k,
         map,
+        ece,
         images: indices.len(),
     };
     let scored = ScoredPairs {
@@ -119,6 +135,7 @@ pub fn evaluate_pooled_scored(
             })
             .collect(),
         distances: d,
+        logits,
     };
     Ok((evaluation, scored))
 }

@@ -29,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: 0,
     })?;
     let model = SimilarityModel::zero_shot(backbone, None);
+    let opts = lookalike_explain::ExplainOptions::default();
     let mut out = serde_json::Map::new();
     // The floor: one plain forward of the query and its hits.
     let mut forward = f64::MAX;
@@ -41,8 +42,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Warm-up: libtorch's CPU kernels are set up per shape on first use, so run every measured
     // call once before timing anything.
     for layer in [Layer::Last, Layer::Unit(12)] {
-        explain_pairs(&model, &query, &hits, &GradCam, layer)?;
-        explain_pairs(&model, &query, &hits.narrow(0, 0, 1), &GradCam, layer)?;
+        explain_pairs(&model, &query, &hits, &GradCam, layer, &opts)?;
+        explain_pairs(
+            &model,
+            &query,
+            &hits.narrow(0, 0, 1),
+            &GradCam,
+            layer,
+            &opts,
+        )?;
     }
     for (name, layer) in [("last", Layer::Last), ("unit12", Layer::Unit(12))] {
         // The best of three.
@@ -50,12 +58,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut separate = f64::MAX;
         for _ in 0..3 {
             let t = Instant::now();
-            let e = explain_pairs(&model, &query, &hits, &GradCam, layer)?;
+            let e = explain_pairs(&model, &query, &hits, &GradCam, layer, &opts)?;
             assert_eq!(e.len() as i64, k);
             batched = batched.min(t.elapsed().as_secs_f64());
             let t = Instant::now();
             for i in 0..k {
-                explain_pairs(&model, &query, &hits.narrow(0, i, 1), &GradCam, layer)?;
+                explain_pairs(
+                    &model,
+                    &query,
+                    &hits.narrow(0, i, 1),
+                    &GradCam,
+                    layer,
+                    &opts,
+                )?;
             }
             separate = separate.min(t.elapsed().as_secs_f64());
         }

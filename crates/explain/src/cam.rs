@@ -1,5 +1,10 @@
 //! The shared CAM pipeline: the target layer's activations for both sides of every pair, and the
-//! gradient of each pair's similarity `s` with respect to them, in one forward and one backward.
+//! gradient of each pair's explained score with respect to them, in one forward and one backward.
+//!
+//! The explained score is a [`ScoreTarget`]: the head's similarity logit `ℓ` (the default: it
+//! never saturates, so a far-away pair still has gradients) or the paper's probability `s`
+//! (calibrated when the model is), whose sigmoid flattens every map of a pair far from the
+//! training images.
 //!
 //! tch has no hooks, so the network is cut in two at the target layer: `forward_units(pixels, 0,
 //! k)` runs without a graph, its output becomes a leaf that requires grad, and
@@ -60,6 +65,53 @@ impl std::fmt::Display for Layer {
     }
 }
 
+/// What the maps explain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreTarget {
+    /// The head's similarity logit `ℓ` (the cosine for zero-shot): never saturated.
+    #[default]
+    Logit,
+    /// The similarity `s` in [0, 1], as the paper explains it (and pytorch-grad-cam on it).
+    Probability,
+}
+
+impl ScoreTarget {
+    /// Parses `logit` or `probability`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "logit" => Ok(ScoreTarget::Logit),
+            "probability" | "similarity" => Ok(ScoreTarget::Probability),
+            other => Err(Error::BadInput(format!(
+                "unknown target {other:?}: expected logit or probability"
+            ))),
+        }
+    }
+
+    /// `logit` or `probability`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoreTarget::Logit => "logit",
+            ScoreTarget::Probability => "probability",
+        }
+    }
+
+    /// The explained score of row-aligned pooled vectors, `[N]`, and the logit beside it.
+    pub fn score(
+        self,
+        model: &SimilarityModel,
+        pa: &Tensor,
+        pb: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        let logit = model.logit(&model.embed(pa)?, &model.embed(pb)?)?;
+        let score = match self {
+            ScoreTarget::Logit => logit.shallow_clone(),
+            ScoreTarget::Probability => model.similarity_of(&logit)?,
+        };
+        Ok((score, logit))
+    }
+}
+
 /// How to get the gradients at the last layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GradientPath {
@@ -75,15 +127,21 @@ pub enum GradientPath {
 pub struct Gradients {
     /// The target layer's activations, `[2N, K, h, w]`.
     pub activations: Tensor,
-    /// `∂s/∂A`, the same shape.
+    /// `∂t/∂A` of the explained score `t`, the same shape.
     pub gradients: Tensor,
-    /// `s` of each pair.
+    /// What `t` is.
+    pub target: ScoreTarget,
+    /// `t` of each pair.
+    pub score: Vec<f64>,
+    /// The similarity logit `ℓ` of each pair.
+    pub logit: Vec<f64>,
+    /// `s` of each pair (calibrated when the model is).
     pub similarity: Vec<f64>,
     /// The unit count at the cut (`units()` for the last layer).
     pub unit: usize,
-    /// Per row (`2N`), `‖g‖·‖A‖`: how much `s` moves for a relative change of the activations.
-    /// Dimensionless; below [`VANISHING`] the gradient has vanished (a saturated score, or two
-    /// identical images under cosine) and the maps are only float noise.
+    /// Per row (`2N`), `‖g‖·‖A‖`: how much `t` moves for a relative change of the activations.
+    /// Dimensionless; below [`VANISHING`] the gradient has vanished (a saturated probability,
+    /// or two identical images, where `|e1 − e2| = 0`) and the maps are only float noise.
     pub sensitivity: Vec<f64>,
 }
 
@@ -93,7 +151,7 @@ pub const VANISHING: f64 = 1e-5;
 impl Gradients {
     /// How many pairs.
     pub fn pairs(&self) -> usize {
-        self.similarity.len()
+        self.score.len()
     }
 }
 
@@ -107,22 +165,30 @@ fn check_pixels(x: &Tensor, side: &str) -> Result<(i64, i64, i64)> {
     }
 }
 
-/// `s` for row-aligned pooled vectors, `[N]`.
-fn similarity(model: &SimilarityModel, pa: &Tensor, pb: &Tensor) -> Result<Tensor> {
-    let d = model.distance(&model.embed(pa)?, &model.embed(pb)?)?;
-    Ok(d.f_neg()?.f_add_scalar(1.0)?)
-}
-
-/// The activations at `layer` and `∂s/∂A` for every pair `(a_i, b_i)`.
-///
-/// `a` is `[N, 3, H, W]`, or `[1, 3, H, W]` to pair one query with every row of `b` (its features
-/// up to the cut are computed once and repeated). `b` is `[N, 3, H, W]`.
+/// The activations at `layer` and `∂s/∂A` of the probability `s` for every pair `(a_i, b_i)`:
+/// [`score_gradients`] with [`ScoreTarget::Probability`], what pytorch-grad-cam explains.
 pub fn similarity_gradients(
     model: &SimilarityModel,
     a: &Tensor,
     b: &Tensor,
     layer: Layer,
     path: GradientPath,
+) -> Result<Gradients> {
+    score_gradients(model, a, b, layer, path, ScoreTarget::Probability)
+}
+
+/// The activations at `layer` and `∂t/∂A` of the explained score `t` for every pair
+/// `(a_i, b_i)`.
+///
+/// `a` is `[N, 3, H, W]`, or `[1, 3, H, W]` to pair one query with every row of `b` (its features
+/// up to the cut are computed once and repeated). `b` is `[N, 3, H, W]`.
+pub fn score_gradients(
+    model: &SimilarityModel,
+    a: &Tensor,
+    b: &Tensor,
+    layer: Layer,
+    path: GradientPath,
+    target: ScoreTarget,
 ) -> Result<Gradients> {
     let (na, ha, wa) = check_pixels(a, "image A")?;
     let (n, hb, wb) = check_pixels(b, "image B")?;
@@ -151,12 +217,12 @@ pub fn similarity_gradients(
     }
     let acts = Tensor::f_cat(&[act_a, prefix(&b)?], 0)?.f_detach()?;
 
-    let (s, gradients) = if unit == units && path == GradientPath::Auto {
+    let (s, logit, gradients) = if unit == units && path == GradientPath::Auto {
         let pooled = acts
             .f_mean_dim(&[2i64, 3][..], false, None)?
             .f_detach()?
             .f_set_requires_grad(true)?;
-        let s = similarity(
+        let (s, logit) = target.score(
             model,
             &pooled.f_narrow(0, 0, n)?,
             &pooled.f_narrow(0, n, n)?,
@@ -170,20 +236,25 @@ pub fn similarity_gradients(
             .f_unsqueeze(-1)?
             .f_expand(&size, false)?
             .f_contiguous()?;
-        (s, g)
+        (s, logit, g)
     } else {
         let leaf = acts.f_set_requires_grad(true)?;
         let features = backbone.forward_units(&leaf, unit, units)?;
         let pooled = features.f_mean_dim(&[2i64, 3][..], false, None)?;
-        let s = similarity(
+        let (s, logit) = target.score(
             model,
             &pooled.f_narrow(0, 0, n)?,
             &pooled.f_narrow(0, n, n)?,
         )?;
         let g = backward(&s, &leaf)?;
-        (s, g)
+        (s, logit, g)
     };
-    let similarity = to_vec(&s)?;
+    let score = to_vec(&s)?;
+    let logit = to_vec(&logit)?;
+    let similarity = logit
+        .iter()
+        .map(|&l| model.similarity_of_logit(l))
+        .collect();
     let norm = |t: &Tensor| -> Result<Tensor> {
         Ok(t.f_flatten(1, -1)?
             .f_to_kind(Kind::Double)?
@@ -193,13 +264,17 @@ pub fn similarity_gradients(
     Ok(Gradients {
         activations: acts.f_detach()?,
         gradients,
+        target,
+        score,
+        logit,
         similarity,
         unit,
         sensitivity,
     })
 }
 
-fn to_vec(t: &Tensor) -> Result<Vec<f64>> {
+/// A tensor's values as `f64` on the CPU.
+pub fn to_vec(t: &Tensor) -> Result<Vec<f64>> {
     let t = t
         .f_detach()?
         .f_to_kind(Kind::Double)?

@@ -1,15 +1,50 @@
 //! The [`Explainer`] trait, Grad-CAM (the default) and the [`Registry`] that finds explainers by
 //! name.
 //!
-//! An explainer only says how to turn a layer's activations `A` and the gradients `g = ∂t/∂A` of
-//! the explained scalar `t` into a map. Everything else (forward, backward, the choice of `t`,
+//! A CAM explainer only says how to turn a layer's activations `A` and the gradients `g = ∂t/∂A`
+//! of the explained scalar `t` into a map. Everything else (forward, backward, the choice of `t`,
 //! ReLU, normalisation, upsampling) is the shared pipeline in [`crate::cam`] and
 //! [`crate::pair`]. Most CAMs differ only in their channel weights, so that is the one method to
 //! implement; element-wise methods (HiResCAM, LayerCAM) override [`Explainer::combine`] instead.
+//!
+//! A perturbation explainer (occlusion, Integrated Gradients, RISE) overrides
+//! [`Explainer::attribute`] instead: it gets a [`Probe`] that scores changed features, pooled
+//! vectors or pixels, and returns the signed attribution of `t` per cell. Every explainer says
+//! what it costs ([`Explainer::cost`]).
 
+use serde::Serialize;
 use tch::{Kind, TchError, Tensor};
 
+use crate::probe::{ExplainOptions, Probe};
 use crate::{Error, Result};
+
+/// What explaining one pair costs, beyond the forward pass every method shares.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cost {
+    /// Extra backbone forward passes per explained image.
+    pub forward_passes: usize,
+    /// Head evaluations per explained image (a head evaluation is a 1280×256 product: about a
+    /// thousandth of a forward pass).
+    pub head_evaluations: usize,
+    /// Whether it needs a backward pass (through the head only, at the last layer).
+    pub backward: bool,
+    /// In words, for `lookalike explainers` and `/api/explainers`.
+    pub summary: String,
+}
+
+impl Cost {
+    /// The cost of a CAM: one backward of the summed scores for the whole batch.
+    pub fn cam() -> Self {
+        Cost {
+            forward_passes: 0,
+            head_evaluations: 0,
+            backward: true,
+            summary: "1 forward + 1 backward for the whole batch (at the last layer the backward \
+                      runs through the head only)"
+                .into(),
+        }
+    }
+}
 
 /// A class-activation-map method. Object safe: the registry holds `Box<dyn Explainer>`.
 pub trait Explainer: Send + Sync {
@@ -17,14 +52,59 @@ pub trait Explainer: Send + Sync {
     fn name(&self) -> &str;
     /// One line for `--help` and the docs.
     fn description(&self) -> &str;
-    /// Channel weights `[N, K]` from activations and gradients, both `[N, K, h, w]`.
-    fn weights(&self, activations: &Tensor, gradients: &Tensor) -> Result<Tensor, TchError>;
+    /// What one explained pair costs, for a target layer of `cells` cells.
+    fn cost(&self, cells: usize, options: &ExplainOptions) -> Cost {
+        let _ = (cells, options);
+        Cost::cam()
+    }
+    /// Channel weights `[N, K]` from activations and gradients, both `[N, K, h, w]`. The
+    /// default is Grad-CAM's mean gradient; a perturbation method never reaches it.
+    fn weights(&self, activations: &Tensor, gradients: &Tensor) -> Result<Tensor, TchError> {
+        let _ = activations;
+        gradients.f_mean_dim(&[2i64, 3][..], false, None)
+    }
     /// The map before ReLU, `[N, h, w]`: by default `Σ_k w_k A^k`.
     fn combine(&self, activations: &Tensor, gradients: &Tensor) -> Result<Tensor, TchError> {
         let w = self.weights(activations, gradients)?;
         activations
             .f_mul(&w.f_unsqueeze(-1)?.f_unsqueeze(-1)?)?
             .f_sum_dim_intlist(1, false, Kind::Float)
+    }
+    /// A perturbation method's signed attribution of the explained score `t` to each cell,
+    /// `[2N, h, w]` (A sides, then B sides; positive supports `t`). `None`, the default, makes
+    /// the pipeline use [`Explainer::combine`] on the gradients.
+    fn attribute(&self, probe: &Probe<'_>) -> Result<Option<Tensor>> {
+        let _ = probe;
+        Ok(None)
+    }
+}
+
+/// Feature-level occlusion of the last map's cells ([`crate::occlusion`]): built in, because the
+/// pipeline falls back to it where every gradient is zero.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Occlusion;
+
+impl Explainer for Occlusion {
+    fn name(&self) -> &str {
+        "occlusion"
+    }
+    fn description(&self) -> &str {
+        "feature-level occlusion: each cell of the feature map masked, re-pooled and re-scored \
+         by the head (exact with respect to the head, no gradient)"
+    }
+    fn cost(&self, cells: usize, _options: &ExplainOptions) -> Cost {
+        Cost {
+            forward_passes: 0,
+            head_evaluations: cells,
+            backward: false,
+            summary: format!(
+                "{cells} head evaluations per image at the last layer (one per cell); {cells} \
+                 tail forwards per image at an earlier layer"
+            ),
+        }
+    }
+    fn attribute(&self, probe: &Probe<'_>) -> Result<Option<Tensor>> {
+        crate::occlusion::feature_occlusion(probe).map(Some)
     }
 }
 
@@ -62,10 +142,11 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// The built-in explainers: Grad-CAM.
+    /// The built-in explainers: Grad-CAM and feature-level occlusion.
     pub fn builtin() -> Self {
         let mut r = Registry::default();
         r.register(Box::new(GradCam));
+        r.register(Box::new(Occlusion));
         r
     }
 

@@ -1,7 +1,10 @@
 //! `lookalike-explain`: why the model called two images similar, or not.
 //!
-//! - [`Explainer`] (object safe) and its [`Registry`] by name, with [`GradCam`] built in. Other
-//!   methods are plugins under `plugins/` that implement only their channel weights.
+//! - [`Explainer`] (object safe) and its [`Registry`] by name, with [`GradCam`] and
+//!   [`Occlusion`] built in. Other methods are plugins under `plugins/`: CAMs implement only
+//!   their channel weights, perturbation methods their attribution through a [`Probe`].
+//! - The explained score is a [`ScoreTarget`]: the head's logit by default, or the probability.
+//! - [`occlusion`]: feature-level occlusion, also the fallback where every gradient is zero.
 //! - [`cam`]: the shared pipeline. The backbone is cut at the target [`Layer`] with
 //!   `forward_units`; the activations become a leaf that requires grad (tch has no hooks); one
 //!   backward of the summed similarities gives every image its own gradients. At the last layer a
@@ -20,11 +23,17 @@ pub mod correspondence;
 mod error;
 mod explainer;
 pub mod faithfulness;
+pub mod occlusion;
 pub mod pair;
+pub mod probe;
 pub mod render;
 
 pub use boxes::{box_from_map, BBox, BoxOptions};
-pub use cam::{similarity_gradients, GradientPath, Gradients, Layer};
+pub use cam::{score_gradients, similarity_gradients, GradientPath, Gradients, Layer, ScoreTarget};
 pub use error::{Error, Result};
-pub use explainer::{spatial_sum, Explainer, GradCam, Registry};
-pub use pair::{explain_batch, explain_pairs, ImageMaps, PairExplanation, SaliencyMap, Target};
+pub use explainer::{spatial_sum, Cost, Explainer, GradCam, Occlusion, Registry};
+pub use pair::{
+    explain_batch, explain_batch_with, explain_pairs, ImageMaps, PairExplanation, SaliencyMap,
+    Target,
+};
+pub use probe::{ExplainOptions, Probe};

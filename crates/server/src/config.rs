@@ -31,6 +31,8 @@ pub struct ServeConfig {
     pub heavy_slots: usize,
     /// Where the models run.
     pub device: tch::Device,
+    /// The most RISE masks one explanation may ask for (each is a backbone forward).
+    pub max_masks: usize,
 }
 
 impl Default for ServeConfig {
@@ -50,6 +52,7 @@ impl Default for ServeConfig {
             search_slots: 2,
             heavy_slots: 1,
             device: tch::Device::Cpu,
+            max_masks: 1000,
         }
     }
 }

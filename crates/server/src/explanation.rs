@@ -27,8 +27,14 @@ pub struct MapView {
     pub raw_min: f32,
     /// The largest raw value: compare it across maps.
     pub raw_max: f32,
-    /// Nothing to show (vanishing gradients).
+    /// Nothing to show.
     pub flat: bool,
+    /// Why it is flat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flat_reason: Option<String>,
+    /// The method that made it when the asked one had no gradient to work with (`occlusion`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
     /// The map's box on the crop, in pixels.
     #[serde(rename = "box")]
     pub bbox: Option<BBox>,
@@ -48,8 +54,12 @@ pub struct SideView {
 pub struct ExplanationView {
     /// The hit's id.
     pub id: u64,
-    /// `s`.
+    /// `s` (calibrated when the model is).
     pub similarity: f64,
+    /// The head's similarity logit.
+    pub logit: f64,
+    /// What the maps explain: `logit` or `probability`.
+    pub target: lookalike_explain::ScoreTarget,
     /// `d = 1 − s`.
     pub distance: f64,
     /// The decision.
@@ -88,6 +98,8 @@ fn map_view(crop: &RgbImage, map: &SaliencyMap) -> Result<MapView, ApiError> {
         raw_min: map.raw_min,
         raw_max: map.raw_max,
         flat: map.flat,
+        flat_reason: map.flat_reason.clone(),
+        fallback: map.fallback.clone(),
         bbox,
     })
 }
@@ -105,6 +117,8 @@ pub fn view(query_crop: &RgbImage, e: &HitExplanation) -> Result<ExplanationView
     Ok(ExplanationView {
         id: e.id,
         similarity: p.similarity,
+        logit: p.logit,
+        target: p.target,
         distance: p.distance,
         same: p.same,
         method: p.method.clone(),

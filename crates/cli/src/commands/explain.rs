@@ -39,12 +39,13 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let registry = registry();
     let (explainer, layer, boxes) = args.method.resolve(&registry, model.backbone().units())?;
+    let options = args.method.options()?;
     let preprocess = model.config().map(|c| c.preprocess()).unwrap_or_default();
     let (crop_a, a) = load_image(&args.a, &preprocess)?;
     let (crop_b, b) = load_image(&args.b, &preprocess)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating the output folder {}", args.out.display()))?;
-    let e = explain_pairs(&model, &a, &b, explainer, layer)
+    let e = explain_pairs(&model, &a, &b, explainer, layer, &options)
         .context("explaining the pair")?
         .pop()
         .context("no explanation came back")?;
@@ -57,6 +58,8 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         "b": args.b,
         "model": model.describe(),
         "similarity": e.similarity,
+        "logit": e.logit,
+        "target": e.target,
         "distance": e.distance,
         "threshold": model.threshold(),
         "same": e.same,
@@ -82,14 +85,17 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         println!("{summary_text}");
     } else {
         println!(
-            "{}: similarity {:.4}, distance {:.4} (threshold {}) with {}; {} at layer {}/{}: \
-             factual maps explain the {:?}; wrote 4 overlays and explanation.json to {}",
+            "{}: similarity {:.4} (logit {:.3}), distance {:.4} (threshold {}) with {}; {} of the \
+             {} at layer {}/{}: factual maps explain the {:?}; wrote 4 overlays and \
+             explanation.json to {}",
             if e.same { "same" } else { "different" },
             e.similarity,
+            e.logit,
             e.distance,
             model.threshold(),
             model.describe(),
             e.method,
+            e.target.name(),
             e.unit,
             units,
             e.factual_target,

@@ -7,9 +7,11 @@ use anyhow::Context;
 use clap::Args;
 use lookalike_core::image::load_for_model;
 use lookalike_core::{DecodeLimits, Preprocess};
+use lookalike_explain::probe::DEFAULT_MAX_MASKS;
 use lookalike_explain::render::{overlay_with_box, save_png};
 use lookalike_explain::{
-    BBox, BoxOptions, Explainer, Layer, PairExplanation, Registry, SaliencyMap,
+    BBox, BoxOptions, ExplainOptions, Explainer, Layer, PairExplanation, Registry, SaliencyMap,
+    ScoreTarget,
 };
 use serde_json::json;
 
@@ -18,9 +20,21 @@ pub use lookalike_engine::explainers::registry;
 /// Which explainer, which layer, which boxes.
 #[derive(Debug, Args)]
 pub struct MethodArgs {
-    /// Explanation method: gradcam (default), gradcam++, xgradcam, hirescam or layercam.
+    /// Explanation method: gradcam (default), occlusion, gradcam++, xgradcam, hirescam,
+    /// layercam, integrated-gradients, shapley or rise (`lookalike explainers` lists them
+    /// with their cost).
     #[arg(long, default_value = "gradcam")]
     pub method: String,
+    /// What the maps explain: `logit` (default; the head's raw score, never saturated) or
+    /// `probability` (the similarity, as the paper does).
+    #[arg(long, default_value = "logit")]
+    pub target: String,
+    /// RISE: random masks per image (default 500).
+    #[arg(long)]
+    pub masks: Option<usize>,
+    /// RISE: the most masks allowed.
+    #[arg(long, default_value_t = DEFAULT_MAX_MASKS)]
+    pub max_masks: usize,
     /// Target layer: `last` (default) or the number of backbone units to run first
     /// (1 = after the stem; EfficientNet-Lite0 has 18, the tiny CNN 4).
     #[arg(long, default_value = "last")]
@@ -34,6 +48,26 @@ pub struct MethodArgs {
 }
 
 impl MethodArgs {
+    /// The explanation options: the target (`--target`) and RISE's masks, checked.
+    pub fn options(&self) -> anyhow::Result<ExplainOptions> {
+        let target = ScoreTarget::parse(&self.target).map_err(|_| {
+            anyhow::anyhow!(
+                "unknown --target {:?}: expected logit or probability",
+                self.target
+            )
+        })?;
+        let options = ExplainOptions {
+            target,
+            masks: self.masks,
+            max_masks: self.max_masks,
+            seed: 0,
+        };
+        if self.masks.is_some() || self.method.to_ascii_lowercase().contains("rise") {
+            options.checked_masks()?;
+        }
+        Ok(options)
+    }
+
     /// The explainer, the layer (checked against a backbone of `units` units) and the box options.
     pub fn resolve<'r>(
         &self,

@@ -41,6 +41,9 @@ pub struct SearchArgs {
     /// one batched forward and backward for all of them. Needs --out.
     #[arg(long, value_name = "METHOD", requires = "out")]
     explain: Option<String>,
+    /// What --explain's maps explain: `logit` (default) or `probability`.
+    #[arg(long, default_value = "logit", requires = "explain")]
+    pub target: String,
     /// Target layer for --explain: `last` or a unit number.
     #[arg(long, default_value = "last", requires = "explain")]
     layer: String,
@@ -86,10 +89,11 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             QueryImage::from_file(&a.query, &DecodeLimits::default(), &collection.preprocess())
                 .with_context(searching)?;
         let vector = collection.vector_of(&query).with_context(searching)?;
-        let hits = collection
+        let found = collection
             .search_vector(vector, &request)
             .await
             .with_context(searching)?;
+        let hits = found.hits;
         let explanations = match (&a.explain, &a.out) {
             (Some(method), Some(out)) => explain_hits(&collection, &query, &hits, &a, method, out)?,
             _ => Vec::new(),
@@ -106,10 +110,19 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                 "query": a.query.display().to_string(),
                 "k": a.k,
                 "offset": a.offset,
+                "out_of_catalogue": found.novelty.is_some_and(|n| n.out_of_catalogue),
+                "novelty": found.novelty,
                 "hits": hits,
             });
             super::emit(&serde_json::to_string_pretty(&out)?)?;
         } else {
+            if let Some(n) = found.novelty.filter(|n| n.out_of_catalogue) {
+                super::emit(&format!(
+                    "nothing like this here: the best match is farther than {:.1}% of the catalogue's own nearest neighbours (percentile {:.2})",
+                    100.0 - n.cutoff_percentile,
+                    n.percentile
+                ))?;
+            }
             for (i, h) in hits.iter().enumerate() {
                 let label = h
                     .metadata
@@ -117,9 +130,10 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                     .and_then(|l| l.as_str())
                     .unwrap_or("-");
                 super::emit(&format!(
-                    "{:>3}. {:.4} {} {:>6} {:<12} {}",
+                    "{:>3}. {:.4} (logit {:>9.3}) {} {:>6} {:<12} {}",
                     a.offset + i + 1,
                     h.similarity,
+                    h.logit,
                     if h.same { "same" } else { "diff" },
                     h.id,
                     label,
@@ -155,17 +169,21 @@ fn explain_hits(
     let registry = registry();
     let args = MethodArgs {
         method: method.to_string(),
+        target: a.target.clone(),
+        masks: None,
+        max_masks: lookalike_explain::probe::DEFAULT_MAX_MASKS,
         layer: a.layer.clone(),
         box_fraction: 0.2,
         box_padding: 0,
     };
     let (explainer, layer, boxes) = args.resolve(&registry, collection.models().facts().units)?;
+    let options = args.options()?;
     let files: Vec<(u64, PathBuf)> = hits
         .iter()
         .map(|h| (h.id, PathBuf::from(&h.path)))
         .collect();
     let explained = collection
-        .explain_hits(query, &files, explainer, layer, false)
+        .explain_hits(query, &files, explainer, layer, &options, false)
         .context("explaining the hits")?;
     let mut summaries = Vec::with_capacity(hits.len());
     for (i, (h, explained)) in hits.iter().zip(&explained).enumerate() {
@@ -177,6 +195,7 @@ fn explain_hits(
         let summary = json!({
             "dir": dir,
             "similarity": e.similarity,
+            "logit": e.logit,
             "same": e.same,
             "method": e.method,
             "layer": e.unit,

@@ -48,6 +48,9 @@ pub struct ServeArgs {
     /// HTTP worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// The most RISE masks one explanation may ask for (each costs a backbone forward).
+    #[arg(long, default_value_t = 1000)]
+    max_masks: usize,
     /// Query embeddings that may run at once.
     #[arg(long, default_value_t = 2)]
     search_slots: usize,
@@ -84,6 +87,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         workers: a.workers.max(1),
         search_slots: a.search_slots.max(1),
         heavy_slots: a.heavy_slots.max(1),
+        max_masks: a.max_masks,
         device: parse_device(&a.data.device)?,
     };
     let data_dir = config.data_dir.clone();

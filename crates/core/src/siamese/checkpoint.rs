@@ -8,11 +8,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{HeadKind, Loss};
+use super::{Calibration, HeadKind, Loss};
 use crate::{BackboneKind, Error, Preprocess, Result};
 
-/// The checkpoint format this build reads and writes.
-pub const CHECKPOINT_FORMAT_VERSION: u32 = 1;
+/// The checkpoint format this build writes. Version 2 added the calibration of the head's
+/// logit; version 1 folders still load, uncalibrated.
+pub const CHECKPOINT_FORMAT_VERSION: u32 = 2;
+/// The oldest format this build reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// The `format` field of every checkpoint's `model.json`.
 pub const CHECKPOINT_FORMAT: &str = "lookalike-siamese";
 /// The config file's name inside a checkpoint folder.
@@ -46,6 +49,10 @@ pub struct ModelConfig {
     /// How it was trained (absent for hand-made models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<TrainingRecord>,
+    /// `P(same | logit)`, fitted on the validation pairs (absent in version 1 folders and in
+    /// hand-made models: the similarity is then the head's own `σ(logit)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 impl ModelConfig {
@@ -55,6 +62,23 @@ impl ModelConfig {
             resize: self.resize,
             crop: self.crop,
         }
+    }
+
+    /// A note for the user when the similarity is not calibrated, naming why.
+    pub fn calibration_note(&self) -> Option<String> {
+        if self.calibration.is_some() {
+            return None;
+        }
+        Some(if self.format_version < 2 {
+            format!(
+                "this model folder is format version {}: its similarity is uncalibrated (the head's \
+                 own sigmoid, which reads 0.000 far from the training images); retrain it with \
+                 `lookalike train` to calibrate it",
+                self.format_version
+            )
+        } else {
+            "this model has no calibration: its similarity is the head's own sigmoid".to_string()
+        })
     }
 }
 
@@ -116,7 +140,7 @@ pub fn read_config(dir: &Path) -> Result<ModelConfig> {
         .get("format_version")
         .and_then(|v| v.as_u64())
         .unwrap_or(0);
-    if found != u64::from(CHECKPOINT_FORMAT_VERSION) {
+    if !(u64::from(OLDEST_FORMAT_VERSION)..=u64::from(CHECKPOINT_FORMAT_VERSION)).contains(&found) {
         return Err(Error::CheckpointVersion {
             path: dir.to_path_buf(),
             found,

@@ -130,16 +130,20 @@ impl SiameseHead {
         self.pair_bias.double_value(&[0])
     }
 
-    /// `d = sigmoid(w·|e1 − e2| + b)` for row-aligned embeddings, `[N, 256]` × 2 → `[N]`.
-    pub fn distance(&self, e1: &Tensor, e2: &Tensor) -> Result<Tensor, TchError> {
+    /// The distance logit `z = w·|e1 − e2| + b` for row-aligned embeddings, `[N, 256]` × 2 →
+    /// `[N]` (`d = sigmoid(z)`).
+    pub fn logit(&self, e1: &Tensor, e2: &Tensor) -> Result<Tensor, TchError> {
         let diff = e1.f_sub(e2)?.f_abs()?;
-        diff.f_matmul(&self.pair_weights()?)?
-            .f_add(&self.pair_bias)?
-            .f_sigmoid()
+        diff.f_matmul(&self.pair_weights()?)?.f_add(&self.pair_bias)
     }
 
-    /// `d` for every row of `a` against every row of `b`: `[N, 256]`, `[M, 256]` → `[N, M]`.
-    pub fn distance_matrix(&self, a: &Tensor, b: &Tensor) -> Result<Tensor, TchError> {
+    /// `d = sigmoid(w·|e1 − e2| + b)` for row-aligned embeddings, `[N, 256]` × 2 → `[N]`.
+    pub fn distance(&self, e1: &Tensor, e2: &Tensor) -> Result<Tensor, TchError> {
+        self.logit(e1, e2)?.f_sigmoid()
+    }
+
+    /// `z` for every row of `a` against every row of `b`: `[N, 256]`, `[M, 256]` → `[N, M]`.
+    pub fn logit_matrix(&self, a: &Tensor, b: &Tensor) -> Result<Tensor, TchError> {
         let w = self.pair_weights()?;
         let mut rows = Vec::new();
         // Chunks keep the [chunk, M, 256] intermediate small.
@@ -150,8 +154,13 @@ impl SiameseHead {
             let len = chunk.min(n - start);
             let part = a.f_narrow(0, start, len)?.f_unsqueeze(1)?;
             let diff = part.f_sub(&b.f_unsqueeze(0)?)?.f_abs()?;
-            rows.push(diff.f_matmul(&w)?.f_add(&self.pair_bias)?.f_sigmoid()?);
+            rows.push(diff.f_matmul(&w)?.f_add(&self.pair_bias)?);
         }
         Tensor::f_cat(&rows, 0)
+    }
+
+    /// `d` for every row of `a` against every row of `b`: `[N, 256]`, `[M, 256]` → `[N, M]`.
+    pub fn distance_matrix(&self, a: &Tensor, b: &Tensor) -> Result<Tensor, TchError> {
+        self.logit_matrix(a, b)?.f_sigmoid()
     }
 }

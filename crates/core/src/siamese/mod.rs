@@ -9,15 +9,19 @@
 //!   - [`HeadKind::Paper`] leaves `w` free, as in the paper.
 //! - [`Loss`]: the paper's contrastive loss `(1−y)·d² + y·max(0, m − d)²` (m = 2, y = 1 for
 //!   different), or binary cross-entropy on `d`.
+//! - [`Calibration`]: Platt scaling of the head's logit into a calibrated `P(same)`, stored in
+//!   the checkpoint (format version 2).
 //! - [`SimilarityModel`]: a backbone plus either a trained head or zero-shot cosine similarity,
 //!   loaded from a checkpoint folder ([`checkpoint`]).
 
+pub mod calibration;
 pub mod checkpoint;
 mod head;
 mod loss;
 mod model;
 
+pub use calibration::{Calibration, CalibrationError, CalibrationMethod};
 pub use checkpoint::{ModelConfig, TrainingRecord, CHECKPOINT_FORMAT_VERSION};
 pub use head::{HeadKind, SiameseHead, EMBEDDING_DIM};
 pub use loss::Loss;
-pub use model::{Comparison, SimilarityModel};
+pub use model::{Comparison, Scorer, SimilarityModel};

@@ -6,19 +6,42 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::checkpoint::{self, ModelConfig, BACKBONE_FILE, HEAD_FILE};
-use super::SiameseHead;
+use super::{Calibration, SiameseHead};
 use crate::backbone::{self, BackboneConfig};
 use crate::{Backbone, Error, Result};
 
 /// The answer to "are these two images alike?".
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Comparison {
-    /// `s = 1 − d`, in [0, 1].
+    /// `s`, in [0, 1]: the calibrated probability of "same" when the model is calibrated.
     pub similarity: f64,
-    /// `d`, in [0, 1].
+    /// The head's similarity logit `ℓ` (higher is more alike; the cosine for zero-shot). It
+    /// never saturates: compare pairs by it.
+    pub logit: f64,
+    /// `d = 1 − s`, in [0, 1].
     pub distance: f64,
     /// `d < threshold`.
     pub same: bool,
+}
+
+/// Logit → similarity, as [`SimilarityModel::similarity_of`] does, in plain `f64`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scorer {
+    /// The calibration, if any.
+    pub calibration: Option<Calibration>,
+    /// Zero-shot cosine (uncalibrated, the similarity is the cosine itself).
+    pub zero_shot: bool,
+}
+
+impl Scorer {
+    /// The similarity of logit `ℓ`, in [0, 1].
+    pub fn similarity(&self, logit: f64) -> f64 {
+        match (&self.calibration, self.zero_shot) {
+            (Some(c), _) => c.probability(logit),
+            (None, true) => logit.clamp(0.0, 1.0),
+            (None, false) => super::calibration::sigmoid(logit),
+        }
+    }
 }
 
 /// What turns two pooled vectors into a distance.
@@ -35,6 +58,7 @@ pub struct SimilarityModel {
     backbone: Box<dyn Backbone>,
     comparer: Comparer,
     threshold: f64,
+    calibration: Option<Calibration>,
     config: Option<ModelConfig>,
 }
 
@@ -60,6 +84,7 @@ impl SimilarityModel {
             backbone,
             comparer: Comparer::ZeroShot,
             threshold: threshold.unwrap_or(ZERO_SHOT_THRESHOLD),
+            calibration: None,
             config: None,
         }
     }
@@ -75,6 +100,7 @@ impl SimilarityModel {
             backbone,
             comparer: Comparer::Siamese { head, _vs: vs },
             threshold: config.threshold,
+            calibration: config.calibration,
             config: Some(config),
         }
     }
@@ -135,6 +161,21 @@ impl SimilarityModel {
         self.threshold = threshold;
     }
 
+    /// The calibration of the logit, if any.
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.calibration.as_ref()
+    }
+
+    /// Sets (or removes) the calibration: a zero-shot collection's, or one fitted in training.
+    pub fn set_calibration(&mut self, calibration: Option<Calibration>) {
+        self.calibration = calibration;
+    }
+
+    /// Whether this is zero-shot cosine (no trained head).
+    pub fn is_zero_shot(&self) -> bool {
+        matches!(self.comparer, Comparer::ZeroShot)
+    }
+
     /// A short description: `siamese (efficientnet-lite0, metric head)` or `zero-shot (...)`.
     pub fn describe(&self) -> String {
         match &self.comparer {
@@ -153,27 +194,65 @@ impl SimilarityModel {
         })
     }
 
-    /// `d` for row-aligned embeddings, `[N]`.
-    pub fn distance(&self, e1: &Tensor, e2: &Tensor) -> Result<Tensor> {
+    /// The similarity logit `ℓ` for row-aligned embeddings, `[N]`: `−(w·|e1 − e2| + b)` for a
+    /// trained head (so `σ(ℓ) = 1 − d` of the paper), the cosine for zero-shot. Higher is more
+    /// alike, and it never saturates.
+    pub fn logit(&self, e1: &Tensor, e2: &Tensor) -> Result<Tensor> {
         Ok(match &self.comparer {
-            Comparer::ZeroShot => e1
-                .f_mul(e2)?
-                .f_sum_dim_intlist(1, false, Kind::Float)?
-                .f_neg()?
-                .f_add_scalar(1.0)?,
-            Comparer::Siamese { head, .. } => head.distance(e1, e2)?,
+            Comparer::ZeroShot => e1.f_mul(e2)?.f_sum_dim_intlist(1, false, Kind::Float)?,
+            Comparer::Siamese { head, .. } => head.logit(e1, e2)?.f_neg()?,
         })
+    }
+
+    /// `ℓ` for every pair of rows, `[N, M]`.
+    pub fn logit_matrix(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        Ok(match &self.comparer {
+            Comparer::ZeroShot => a.f_matmul(&b.f_transpose(0, 1)?)?,
+            Comparer::Siamese { head, .. } => head.logit_matrix(a, b)?.f_neg()?,
+        })
+    }
+
+    /// The similarity `s` in [0, 1] of logits `ℓ`: the calibrated `σ(a·ℓ + c)` when there is a
+    /// calibration; otherwise `σ(ℓ)` for a trained head and the cosine (clamped) for zero-shot.
+    pub fn similarity_of(&self, logit: &Tensor) -> Result<Tensor> {
+        Ok(match (&self.calibration, &self.comparer) {
+            (Some(c), _) => logit
+                .f_mul_scalar(c.scale)?
+                .f_add_scalar(c.offset)?
+                .f_sigmoid()?,
+            (None, Comparer::ZeroShot) => logit.f_clamp(0.0, 1.0)?,
+            (None, Comparer::Siamese { .. }) => logit.f_sigmoid()?,
+        })
+    }
+
+    /// [`SimilarityModel::similarity_of`] for one logit, in plain `f64`.
+    pub fn similarity_of_logit(&self, logit: f64) -> f64 {
+        self.scorer().similarity(logit)
+    }
+
+    /// What turns a logit into a similarity, detached from the model (for code that ranks
+    /// stored vectors without libtorch).
+    pub fn scorer(&self) -> Scorer {
+        Scorer {
+            calibration: self.calibration,
+            zero_shot: self.is_zero_shot(),
+        }
+    }
+
+    /// `d = 1 − s` for row-aligned embeddings, `[N]`.
+    pub fn distance(&self, e1: &Tensor, e2: &Tensor) -> Result<Tensor> {
+        Ok(self
+            .similarity_of(&self.logit(e1, e2)?)?
+            .f_neg()?
+            .f_add_scalar(1.0)?)
     }
 
     /// `d` for every pair of rows, `[N, M]`.
     pub fn distance_matrix(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        Ok(match &self.comparer {
-            Comparer::ZeroShot => a
-                .f_matmul(&b.f_transpose(0, 1)?)?
-                .f_neg()?
-                .f_add_scalar(1.0)?,
-            Comparer::Siamese { head, .. } => head.distance_matrix(a, b)?,
-        })
+        Ok(self
+            .similarity_of(&self.logit_matrix(a, b)?)?
+            .f_neg()?
+            .f_add_scalar(1.0)?)
     }
 
     /// The pair head's weights `w`, bias `b` and kind, for comparing embeddings outside
@@ -204,13 +283,22 @@ impl SimilarityModel {
     pub fn compare(&self, a: &Tensor, b: &Tensor) -> Result<Comparison> {
         let both = Tensor::f_cat(&[a, b], 0)?.f_to_device(self.backbone.device())?;
         let e = self.embed_pixels(&both)?;
-        let d = tch::no_grad(|| self.distance(&e.f_narrow(0, 0, 1)?, &e.f_narrow(0, 1, 1)?))?;
-        let distance = d.f_double_value(&[0])?.clamp(0.0, 1.0);
-        Ok(Comparison {
-            similarity: 1.0 - distance,
+        let logit = tch::no_grad(|| self.logit(&e.f_narrow(0, 0, 1)?, &e.f_narrow(0, 1, 1)?))?
+            .f_to_kind(Kind::Double)?
+            .f_double_value(&[0])?;
+        Ok(self.decide(logit))
+    }
+
+    /// The similarity, distance and decision of one logit.
+    pub fn decide(&self, logit: f64) -> Comparison {
+        let similarity = self.similarity_of_logit(logit).clamp(0.0, 1.0);
+        let distance = 1.0 - similarity;
+        Comparison {
+            similarity,
+            logit,
             distance,
             same: distance < self.threshold,
-        })
+        }
     }
 }
 

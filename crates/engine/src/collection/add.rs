@@ -177,6 +177,7 @@ impl Collection {
             already_indexed: report.already_indexed,
         });
         let preprocess = self.preprocess();
+        let mut new_ids = Vec::new();
         for batch in pending.chunks(options.batch_size.max(1)) {
             let added = self
                 .add_batch(
@@ -188,9 +189,12 @@ impl Collection {
                     &mut on_event,
                 )
                 .await?;
+            new_ids.extend(added.iter().map(|a| a.0));
             on_event(AddEvent::Added(&added));
         }
         self.store.flush().await?;
+        // After the whole add, so that each new image sees every other one.
+        self.record_neighbours(&new_ids).await?;
         Ok(report)
     }
 

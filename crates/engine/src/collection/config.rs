@@ -28,6 +28,10 @@ pub struct ModelRef {
     pub seed: i64,
     /// SHA-256 over the model's files: a changed model cannot search an old index.
     pub fingerprint: String,
+    /// A zero-shot collection's calibration of the cosine (`index create --calibrate DIR`). A
+    /// trained model carries its own in `model.json`; this one, when set, replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<lookalike_core::siamese::Calibration>,
 }
 
 impl ModelRef {
@@ -41,6 +45,7 @@ impl ModelRef {
             weights: None,
             seed: 0,
             fingerprint: String::new(),
+            calibration: None,
         };
         me.fingerprint = me.compute_fingerprint()?;
         Ok(me)
@@ -61,6 +66,7 @@ impl ModelRef {
             weights,
             seed,
             fingerprint: String::new(),
+            calibration: None,
         };
         me.fingerprint = me.compute_fingerprint()?;
         Ok(me)
@@ -103,7 +109,7 @@ impl ModelRef {
                 model: self.describe(),
             });
         }
-        Ok(match &self.path {
+        let mut model = match &self.path {
             Some(dir) => SimilarityModel::load(dir, device)?,
             None => {
                 let backbone = backbone::load(&BackboneConfig {
@@ -115,7 +121,11 @@ impl ModelRef {
                 })?;
                 SimilarityModel::zero_shot(backbone, None)
             }
-        })
+        };
+        if self.calibration.is_some() {
+            model.set_calibration(self.calibration);
+        }
+        Ok(model)
     }
 }
 

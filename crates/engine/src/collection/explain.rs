@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use image::RgbImage;
 use lookalike_core::DecodeLimits;
 use lookalike_explain::correspondence::{correspondence, Correspondence};
-use lookalike_explain::{explain_pairs, Explainer, Layer, PairExplanation};
+use lookalike_explain::{explain_pairs, ExplainOptions, Explainer, Layer, PairExplanation};
 use lookalike_index::PointId;
 
 use super::{Collection, CollectionError, QueryImage};
@@ -46,6 +46,7 @@ impl Collection {
         hits: &[(PointId, PathBuf)],
         explainer: &dyn Explainer,
         layer: Layer,
+        options: &ExplainOptions,
         with_correspondence: bool,
     ) -> Result<Vec<HitExplanation>, CollectionError> {
         if hits.is_empty() {
@@ -67,7 +68,7 @@ impl Collection {
         }
         let batch = tch::Tensor::f_cat(&pixels, 0)?;
         self.models.with(|model| {
-            let pairs = explain_pairs(model, &query.pixels, &batch, explainer, layer)?;
+            let pairs = explain_pairs(model, &query.pixels, &batch, explainer, layer, options)?;
             let mut out = Vec::with_capacity(hits.len());
             for (i, ((pair, crop), (id, _))) in pairs.into_iter().zip(crops).zip(hits).enumerate() {
                 let correspondence = if with_correspondence {

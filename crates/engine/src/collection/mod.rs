@@ -13,6 +13,7 @@ mod config;
 mod error;
 mod explain;
 mod models;
+pub mod novelty;
 mod search;
 mod space;
 mod uploads;
@@ -32,7 +33,8 @@ pub use config::{CollectionConfig, ModelRef, StoreRef, CONFIG_FILE};
 pub use error::CollectionError;
 pub use explain::HitExplanation;
 pub use models::{ModelFacts, ModelPool};
-pub use search::{QueryImage, SearchHit, SearchRequest};
+pub use novelty::Novelty;
+pub use search::{QueryImage, SearchHit, SearchRequest, SearchResults};
 pub use space::Space;
 pub use uploads::{check_metadata, Upload, Uploaded, RESERVED_KEYS};
 
@@ -45,6 +47,8 @@ pub struct Collection {
     store: Box<dyn VectorStore>,
     /// Held through an add, so that two adds never both decide an image is new.
     adding: tokio::sync::Mutex<()>,
+    /// The catalogue's nearest-neighbour logits, for "nothing like this here".
+    neighbours: std::sync::Mutex<novelty::NeighbourLogits>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -163,6 +167,7 @@ impl Collection {
             space,
             store,
             adding: tokio::sync::Mutex::new(()),
+            neighbours: Default::default(),
         })
     }
 
@@ -209,6 +214,7 @@ impl Collection {
         let space = Space::of(&model)?;
         let store = open_store(&dir, &config, false).await?;
         let models = ModelPool::new(model, config.model.clone(), device);
+        let neighbours = novelty::NeighbourLogits::read(&dir)?;
         Ok(Collection {
             dir,
             config,
@@ -216,6 +222,7 @@ impl Collection {
             space,
             store,
             adding: tokio::sync::Mutex::new(()),
+            neighbours: std::sync::Mutex::new(neighbours),
         })
     }
 
@@ -293,9 +300,12 @@ impl Collection {
             == 1)
     }
 
-    /// Drops tombstones and rebuilds the index from the stored vectors.
+    /// Drops tombstones and rebuilds the index from the stored vectors, then re-measures the
+    /// catalogue's nearest neighbours on a sample ([`novelty`]).
     pub async fn rebuild(&self) -> Result<RebuildReport, CollectionError> {
-        Ok(self.store.rebuild().await?)
+        let report = self.store.rebuild().await?;
+        self.remeasure_neighbours().await?;
+        Ok(report)
     }
 }
 

@@ -23,6 +23,8 @@ pub struct ModelFacts {
     pub preprocess: Preprocess,
     /// The model, in words.
     pub describe: String,
+    /// Logit → similarity (the calibration, if any).
+    pub scorer: lookalike_core::siamese::Scorer,
 }
 
 struct Slots {
@@ -58,6 +60,7 @@ impl ModelPool {
             units: first.backbone().units(),
             preprocess: first.config().map(|c| c.preprocess()).unwrap_or_default(),
             describe: first.describe(),
+            scorer: first.scorer(),
         };
         ModelPool {
             source,

@@ -34,12 +34,25 @@ pub struct SearchHit {
     pub path: String,
     /// The store's score (higher is more similar; its scale depends on the metric).
     pub score: f32,
-    /// The model's similarity `s = 1 − d`, in [0, 1].
+    /// The model's similarity `s` in [0, 1]: the calibrated probability of "same" when the
+    /// model is calibrated, what `lookalike compare` says.
     pub similarity: f64,
+    /// The head's exact similarity logit `ℓ` (higher is more alike). Hits are ranked by it.
+    pub logit: f64,
     /// The model's decision: `d < threshold`.
     pub same: bool,
     /// Its metadata (`label`, `sha256`, `width`, `height`, and the user's own keys).
     pub metadata: Metadata,
+}
+
+/// A page of hits, and whether the query is like anything in the collection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResults {
+    /// The hits, best first.
+    pub hits: Vec<SearchHit>,
+    /// Where the best match falls among the catalogue's own nearest neighbours (`None` while
+    /// the collection is too small to judge, or nothing matched).
+    pub novelty: Option<super::Novelty>,
 }
 
 /// A query image as the model sees it: the preprocessed crop (for overlays) and its pixels
@@ -100,7 +113,7 @@ impl Collection {
         &self,
         path: &Path,
         request: &SearchRequest,
-    ) -> Result<Vec<SearchHit>, CollectionError> {
+    ) -> Result<SearchResults, CollectionError> {
         let vector = self.vector_of_image(path)?;
         self.search_vector(vector, request).await
     }
@@ -111,7 +124,7 @@ impl Collection {
         &self,
         id: PointId,
         request: &SearchRequest,
-    ) -> Result<Option<Vec<SearchHit>>, CollectionError> {
+    ) -> Result<Option<SearchResults>, CollectionError> {
         let Some(point) = self.store.get(&[id]).await?.pop() else {
             return Ok(None);
         };
@@ -121,25 +134,31 @@ impl Collection {
             offset: 0,
             ..request.clone()
         };
-        let hits = self.search_vector(point.vector, &wider).await?;
-        Ok(Some(
-            hits.into_iter()
-                .filter(|h| h.id != id)
+        let found = self.search_vector(point.vector, &wider).await?;
+        let others: Vec<SearchHit> = found.hits.into_iter().filter(|h| h.id != id).collect();
+        let novelty = self.novelty(others.first().map(|h| h.logit));
+        Ok(Some(SearchResults {
+            hits: others
+                .into_iter()
                 .skip(request.offset)
                 .take(request.k)
                 .collect(),
-        ))
+            novelty,
+        }))
     }
 
-    /// The images nearest an index vector, re-ranked by the exact head.
+    /// The images nearest an index vector, re-ranked by the exact head's logit.
     pub async fn search_vector(
         &self,
         vector: Vec<f32>,
         request: &SearchRequest,
-    ) -> Result<Vec<SearchHit>, CollectionError> {
+    ) -> Result<SearchResults, CollectionError> {
         let want = request.k + request.offset;
         if want == 0 {
-            return Ok(Vec::new());
+            return Ok(SearchResults {
+                hits: Vec::new(),
+                novelty: None,
+            });
         }
         let query = Query {
             vector: vector.clone(),
@@ -151,46 +170,44 @@ impl Collection {
             with_metadata: true,
         };
         let candidates = self.store.search(&[query]).await?.pop().unwrap_or_default();
-        let threshold = self.models.facts().threshold;
-        let mut hits: Vec<(f64, SearchHit)> = candidates
+        let facts = self.models.facts();
+        let mut hits: Vec<SearchHit> = candidates
             .into_iter()
             .map(|h| {
-                let d = h
+                let logit = h
                     .vector
                     .as_ref()
-                    .map(|x| self.space.distance(&vector, x))
-                    .unwrap_or(1.0);
+                    .map(|x| self.space.logit(&vector, x))
+                    .unwrap_or(f64::NEG_INFINITY);
+                let similarity = facts.scorer.similarity(logit).clamp(0.0, 1.0);
                 let path = h
                     .metadata
                     .get("path")
                     .and_then(|p| p.as_str())
                     .unwrap_or_default()
                     .to_string();
-                (
-                    d,
-                    SearchHit {
-                        id: h.id,
-                        path,
-                        score: h.score,
-                        similarity: 1.0 - d,
-                        same: d < threshold,
-                        metadata: h.metadata,
-                    },
-                )
+                SearchHit {
+                    id: h.id,
+                    path,
+                    score: h.score,
+                    similarity,
+                    logit,
+                    same: 1.0 - similarity < facts.threshold,
+                    metadata: h.metadata,
+                }
             })
             .collect();
-        // The head's distance saturates at 1 for images far from everything (a photo of a
-        // flower against a clothes catalogue): there the store's own score still orders them.
-        hits.sort_by(|a, b| {
-            a.0.total_cmp(&b.0)
-                .then(b.1.score.total_cmp(&a.1.score))
-                .then(a.1.id.cmp(&b.1.id))
-        });
-        Ok(hits
-            .into_iter()
-            .skip(request.offset)
-            .take(request.k)
-            .map(|(_, h)| h)
-            .collect())
+        // By the exact logit, which never saturates (a similarity can read 0.000 for every hit
+        // of a photo from another domain); ties only for equal logits, then by id.
+        hits.sort_by(|a, b| b.logit.total_cmp(&a.logit).then(a.id.cmp(&b.id)));
+        let novelty = self.novelty(hits.first().map(|h| h.logit));
+        Ok(SearchResults {
+            hits: hits
+                .into_iter()
+                .skip(request.offset)
+                .take(request.k)
+                .collect(),
+            novelty,
+        })
     }
 }

@@ -1,13 +1,14 @@
 //! How a model's embeddings become index vectors, and the exact distance between two of them.
 //!
-//! | model | stored vector | store metric | exact `d` |
+//! | model | stored vector | store metric | exact logit `ℓ` |
 //! |---|---|---|---|
-//! | zero-shot | unit pooled vector | cosine | `1 − cos` |
-//! | Siamese, metric head (`w ≥ 0`) | `w ⊙ e` | L1 | `sigmoid(‖q − x‖₁ + b)` |
-//! | Siamese, paper head (free `w`) | `e` | L1 | `sigmoid(w·|q − x| + b)` |
+//! | zero-shot | unit pooled vector | cosine | `cos` |
+//! | Siamese, metric head (`w ≥ 0`) | `w ⊙ e` | L1 | `−(‖q − x‖₁ + b)` |
+//! | Siamese, paper head (free `w`) | `e` | L1 | `−(w·|q − x| + b)` |
 //!
 //! With a metric head the index ranks exactly as the head does; with the paper's head the L1
-//! ranking only proposes candidates, and [`Space::distance`] re-ranks them.
+//! ranking only proposes candidates, and [`Space::logit`] re-ranks them. The similarity shown
+//! to users is the model's [`lookalike_core::siamese::Scorer`] of that logit.
 
 use lookalike_core::siamese::HeadKind;
 use lookalike_core::SimilarityModel;
@@ -62,16 +63,15 @@ impl Space {
         }
     }
 
-    /// The model's distance `d` in [0, 1] between two index vectors.
-    pub fn distance(&self, q: &[f32], x: &[f32]) -> f64 {
-        let d = match self {
-            Space::ZeroShot => {
-                let dot: f64 = q.iter().zip(x).map(|(a, b)| (a * b) as f64).sum();
-                1.0 - dot
-            }
+    /// The model's similarity logit `ℓ` between two index vectors (higher is more alike): the
+    /// cosine for zero-shot, `−(w·|e1 − e2| + b)` for a head. Exact, in `f64`, never saturated:
+    /// search ranks by it.
+    pub fn logit(&self, q: &[f32], x: &[f32]) -> f64 {
+        match self {
+            Space::ZeroShot => q.iter().zip(x).map(|(a, b)| (a * b) as f64).sum(),
             Space::MetricHead { bias, .. } => {
                 let l1: f64 = q.iter().zip(x).map(|(a, b)| (a - b).abs() as f64).sum();
-                sigmoid(l1 + bias)
+                -(l1 + bias)
             }
             Space::PaperHead { weights, bias } => {
                 let s: f64 = q
@@ -80,10 +80,9 @@ impl Space {
                     .zip(weights)
                     .map(|((a, b), w)| (*w as f64) * (a - b).abs() as f64)
                     .sum();
-                sigmoid(s + bias)
+                -(s + bias)
             }
-        };
-        d.clamp(0.0, 1.0)
+        }
     }
 
     /// How many candidates to ask the store for, to return `want` after re-ranking.
@@ -94,8 +93,4 @@ impl Space {
             Space::PaperHead { .. } => want * 4 + 16,
         }
     }
-}
-
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
 }

@@ -157,6 +157,13 @@ impl Collection {
             }
         }
         self.store.flush().await?;
+        let created: Vec<_> = results
+            .iter()
+            .flatten()
+            .filter(|u| u.created)
+            .map(|u| u.id)
+            .collect();
+        self.record_neighbours(&created).await?;
         Ok(results.into_iter().flatten().collect())
     }
 

@@ -196,6 +196,7 @@ mod tests {
                 })
                 .collect(),
             distances: d.to_vec(),
+            logits: d.iter().map(|d| -d).collect(),
         }
     }
 

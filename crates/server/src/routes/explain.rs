@@ -22,6 +22,8 @@ struct ExplainJson {
     hit: Option<u64>,
     method: Option<String>,
     layer: Option<Value>,
+    target: Option<String>,
+    masks: Option<usize>,
 }
 
 /// `POST /api/collections/{name}/explain`
@@ -40,14 +42,13 @@ pub async fn explain(
                 let options = ExplainOptions {
                     method: j.method,
                     layer: j.layer,
+                    target: j.target,
+                    masks: j.masks,
                 };
                 (Source::from_json(j.image, j.id)?, j.hit, options)
             }
             Body::Form(mut form) => {
-                let options = ExplainOptions {
-                    method: form.text("method").map(str::to_string),
-                    layer: form.text("layer").map(|l| Value::String(l.to_string())),
-                };
+                let options = ExplainOptions::from_form(&form)?;
                 let hit = form.number::<u64>("hit")?;
                 (Source::from_form(&mut form)?, hit, options)
             }
@@ -65,8 +66,14 @@ pub async fn explain(
     let explained = state
         .run(Job::Heavy, move || {
             let explainer = state2.registry.get(&method.name)?;
-            let explained =
-                collection.explain_hits(&query, &[(hit, file)], explainer, method.layer, true)?;
+            let explained = collection.explain_hits(
+                &query,
+                &[(hit, file)],
+                explainer,
+                method.layer,
+                &method.options,
+                true,
+            )?;
             explained
                 .first()
                 .map(|e| view(&query.crop, e))

@@ -51,7 +51,20 @@ pub async fn explainers(
     let methods: Vec<_> = state
         .registry
         .all()
-        .map(|e| json!({"name": e.name(), "description": e.description()}))
+        .map(|e| {
+            json!({
+                "name": e.name(),
+                "description": e.description(),
+                "cost": e.cost(49, &lookalike_explain::ExplainOptions::default()),
+            })
+        })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"default": "gradcam", "methods": methods})))
+    Ok(HttpResponse::Ok().json(json!({
+        "default": "gradcam",
+        "targets": ["logit", "probability"],
+        "default_target": "logit",
+        "max_masks": state.config.max_masks,
+        "cost_grid": "costs are for a 7×7 feature map (EfficientNet-Lite0 and ResNets at 224 px)",
+        "methods": methods,
+    })))
 }

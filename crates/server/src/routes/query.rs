@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use lookalike_engine::collection::{Collection, QueryImage};
-use lookalike_explain::Layer;
+use lookalike_explain::{Layer, ScoreTarget};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -66,7 +66,7 @@ impl Source {
     }
 }
 
-/// An explanation's method and layer, as sent.
+/// An explanation's method, layer, target and masks, as sent.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExplainOptions {
@@ -74,15 +74,33 @@ pub struct ExplainOptions {
     pub method: Option<String>,
     /// `last` or a unit number (text or number).
     pub layer: Option<Value>,
+    /// `logit` (default) or `probability`.
+    pub target: Option<String>,
+    /// RISE's mask count.
+    pub masks: Option<usize>,
 }
 
-/// A checked method name and layer.
+impl ExplainOptions {
+    /// From a form's `method`, `layer`, `target` and `masks` fields.
+    pub fn from_form(form: &crate::body::Form) -> Result<Self, ApiError> {
+        Ok(ExplainOptions {
+            method: form.text("method").map(str::to_string),
+            layer: form.text("layer").map(|l| Value::String(l.to_string())),
+            target: form.text("target").map(str::to_string),
+            masks: form.number("masks")?,
+        })
+    }
+}
+
+/// A checked method name, layer and options.
 #[derive(Debug, Clone)]
 pub struct Method {
     /// The registered name.
     pub name: String,
     /// The target layer.
     pub layer: Layer,
+    /// The explained score and RISE's masks.
+    pub options: lookalike_explain::ExplainOptions,
 }
 
 impl ExplainOptions {
@@ -107,9 +125,29 @@ impl ExplainOptions {
             ))
         })?;
         layer.resolve(units)?;
+        let target = match self.target.as_deref() {
+            None => ScoreTarget::Logit,
+            Some(t) => ScoreTarget::parse(t).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "unknown target {t:?}: expected \"logit\" or \"probability\""
+                ))
+            })?,
+        };
+        let options = lookalike_explain::ExplainOptions {
+            target,
+            masks: self.masks,
+            max_masks: state.config.max_masks,
+            seed: 0,
+        };
+        if self.masks.is_some() || explainer.name() == "rise" {
+            options
+                .checked_masks()
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        }
         Ok(Method {
             name: explainer.name().to_string(),
             layer,
+            options,
         })
     }
 }

@@ -73,10 +73,10 @@ fn asked(body: Body) -> Result<Asked, ApiError> {
                         "the form field \"filter\" must be a JSON object, e.g. {\"label\":\"bag\"}",
                     )),
                 };
-            let explain = form.text("method").map(|m| ExplainOptions {
-                method: Some(m.to_string()),
-                layer: form.text("layer").map(|l| Value::String(l.to_string())),
-            });
+            let explain = match form.text("method") {
+                Some(_) => Some(ExplainOptions::from_form(&form)?),
+                None => None,
+            };
             Ok(Asked {
                 k: form.number("k")?.unwrap_or(10),
                 offset: form.number("offset")?.unwrap_or(0),
@@ -150,9 +150,9 @@ pub async fn search(
         filter: to_filter(&a.filter)?,
         ef: a.ef,
     };
-    let (query, hits) = match a.source {
+    let (query, found) = match a.source {
         Source::Stored(id) => {
-            let hits = collection
+            let found = collection
                 .search_like(id, &request)
                 .await?
                 .ok_or_else(|| ApiError::unknown_image(&name, id))?;
@@ -165,7 +165,7 @@ pub async fn search(
                 ),
                 None => None,
             };
-            (query, hits)
+            (query, found)
         }
         source => {
             let (query, vector) = load(&state, &collection, &name, source, true).await?;
@@ -176,7 +176,9 @@ pub async fn search(
             )
         }
     };
-    let hits: Vec<_> = hits
+    let novelty = found.novelty;
+    let hits: Vec<_> = found
+        .hits
         .into_iter()
         .filter(|h| h.similarity >= a.min_similarity)
         .collect();
@@ -191,8 +193,14 @@ pub async fn search(
             let views: Vec<crate::explanation::ExplanationView> = state
                 .run(Job::Heavy, move || {
                     let explainer = state2.registry.get(&method.name)?;
-                    let explained =
-                        collection.explain_hits(&query, &files, explainer, method.layer, false)?;
+                    let explained = collection.explain_hits(
+                        &query,
+                        &files,
+                        explainer,
+                        method.layer,
+                        &method.options,
+                        false,
+                    )?;
                     explained.iter().map(|e| view(&query.crop, e)).collect()
                 })
                 .await?;
@@ -210,6 +218,7 @@ pub async fn search(
         let mut hit = image_view(&name, h.id, &h.metadata);
         hit["score"] = json!(h.score);
         hit["similarity"] = json!(h.similarity);
+        hit["logit"] = json!(h.logit);
         hit["same"] = json!(h.same);
         if let Some(e) = explanations.get(i) {
             hit["explanation"] = serde_json::to_value(e).map_err(ApiError::internal)?;
@@ -218,6 +227,8 @@ pub async fn search(
     }
     Ok(HttpResponse::Ok().json(json!({
         "hits": out,
+        "out_of_catalogue": novelty.is_some_and(|n| n.out_of_catalogue),
+        "novelty": novelty,
         "threshold": collection.models().facts().threshold,
         "took_ms": started.elapsed().as_secs_f64() * 1000.0,
     })))
