@@ -41,10 +41,10 @@ fn siamese(bias: f64) -> SimilarityModel {
     tch::no_grad(|| {
         for (name, mut t) in vs.variables() {
             if name == "pair.b" {
-                t.fill_(bias);
+                let _ = t.fill_(bias);
             }
             if name == "pair.v" {
-                t.fill_(1.0);
+                let _ = t.fill_(1.0);
             }
         }
     });
