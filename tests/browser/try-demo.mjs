@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { serveWebDir } from './web-dir.mjs';
 
 const [url, catalogueImage, photo, out] = process.argv.slice(2);
 if (!url || !catalogueImage || !photo || !out) {
@@ -28,15 +29,7 @@ const page = context.pages()[0] || await context.newPage();
 page.setDefaultTimeout(120000);
 const errors = [];
 page.on('pageerror', (e) => errors.push(String(e)));
-if (process.env.LOOKALIKE_WEB_DIR) {
-  const dir = path.resolve(process.env.LOOKALIKE_WEB_DIR);
-  const served = (p) => (p === '/' ? ['index.html', 'text/html'] : p === '/style.css' ? ['style.css', 'text/css']
-    : p === '/app.js' || /^\/js\/[a-z-]+\.js$/.test(p) ? [p.slice(1), 'text/javascript'] : null);
-  await page.route((u) => u.origin === new URL(url).origin && served(u.pathname) !== null, (route) => {
-    const [file, contentType] = served(new URL(route.request().url()).pathname);
-    return route.fulfill({ body: fs.readFileSync(path.join(dir, file)), contentType });
-  });
-}
+if (process.env.LOOKALIKE_WEB_DIR) await serveWebDir(page, new URL(url).origin, path.resolve(process.env.LOOKALIKE_WEB_DIR));
 
 async function results() {
   return page.$$eval('[data-testid=result-card]', (cards) => cards.map((c) => [

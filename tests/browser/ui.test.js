@@ -22,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { serveWebDir } from './web-dir.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.resolve(ROOT, process.env.LOOKALIKE_BIN || 'target/release/lookalike');
@@ -289,20 +290,7 @@ describe('web UI in headless Chromium', { timeout: 600_000 }, () => {
     page = context.pages()[0] || await context.newPage();
     page.setDefaultTimeout(TIMEOUT);
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    if (WEB_DIR) {
-      // The page, the style and every ES module (app.js and js/*.js), straight from the folder.
-      const served = (pathname) => {
-        const rel = pathname.slice(1);
-        if (rel === '') return ['index.html', 'text/html'];
-        if (rel === 'style.css') return [rel, 'text/css'];
-        if (rel === 'app.js' || /^js\/[a-z-]+\.js$/.test(rel)) return [rel, 'text/javascript'];
-        return null;
-      };
-      await page.route((url) => url.origin === new URL(server.url).origin && served(url.pathname) !== null, (route) => {
-        const [file, contentType] = served(new URL(route.request().url()).pathname);
-        return route.fulfill({ body: fs.readFileSync(path.join(WEB_DIR, file)), contentType });
-      });
-    }
+    if (WEB_DIR) await serveWebDir(page, new URL(server.url).origin, WEB_DIR);
     fs.mkdirSync(SHOTS, { recursive: true });
   });
 
