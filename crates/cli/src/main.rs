@@ -42,6 +42,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Explain why two images were called the same or different: four saliency overlays.
     Explain(commands::explain::ExplainArgs),
+    /// List the explanation methods, what each one does and what it costs.
+    Explainers(commands::explainers::ListArgs),
     /// Measure how faithful explanations are: deletion and insertion AUC against random maps.
     EvalExplanations(commands::eval_explanations::EvalExplanationsArgs),
     /// N-way one-shot classification on classes the model never saw (Koch et al.'s Omniglot
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::Explainers(args) => commands::explainers::list(args),
         Command::EvalExplanations(args) => commands::eval_explanations::run(args),
         Command::EvalOneShot(args) => commands::eval_oneshot::run(args),
         Command::Crop(args) => commands::crop::run(args),

@@ -18,7 +18,7 @@ pub struct CompareArgs {
     pub a: PathBuf,
     /// The second image.
     pub b: PathBuf,
-    /// Print one JSON object with similarity, distance and same.
+    /// Print one JSON object with similarity, logit, distance and same.
     #[arg(long)]
     pub json: bool,
 }
@@ -37,9 +37,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&c)?);
     } else {
         println!(
-            "{}: similarity {:.4}, distance {:.4} (threshold {}) with {}",
+            "{}: similarity {:.4} (logit {:.3}), distance {:.4} (threshold {}) with {}",
             if c.same { "same" } else { "different" },
             c.similarity,
+            c.logit,
             c.distance,
             model.threshold(),
             model.describe()

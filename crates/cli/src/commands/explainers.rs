@@ -17,6 +17,52 @@ use serde_json::json;
 
 pub use lookalike_engine::explainers::registry;
 
+/// Arguments of `lookalike explainers`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Cells of the target layer's grid the costs are stated for (7×7 = 49 for
+    /// EfficientNet-Lite0 and the ResNets at 224 px).
+    #[arg(long, default_value_t = 49)]
+    pub cells: usize,
+    /// RISE's mask count the costs are stated for.
+    #[arg(long)]
+    pub masks: Option<usize>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `lookalike explainers`: every method with its description and cost.
+pub fn list(args: ListArgs) -> anyhow::Result<()> {
+    let registry = registry();
+    let options = ExplainOptions {
+        masks: args.masks,
+        ..ExplainOptions::default()
+    };
+    let methods: Vec<_> = registry
+        .all()
+        .map(|e| {
+            json!({
+                "name": e.name(),
+                "description": e.description(),
+                "cost": e.cost(args.cells, &options),
+            })
+        })
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            json!({"default": "gradcam", "targets": ["logit", "probability"], "methods": methods})
+        );
+        return Ok(());
+    }
+    for e in registry.all() {
+        println!("{:<22} {}", e.name(), e.description());
+        println!("{:<22} cost: {}", "", e.cost(args.cells, &options).summary);
+    }
+    Ok(())
+}
+
 /// Which explainer, which layer, which boxes.
 #[derive(Debug, Args)]
 pub struct MethodArgs {

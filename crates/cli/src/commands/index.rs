@@ -88,6 +88,11 @@ struct CreateArgs {
     /// HNSW beam width while building, for the embedded store.
     #[arg(long, default_value_t = 200)]
     ef_construction: usize,
+    /// A labelled folder (one subfolder per class) to calibrate a zero-shot model's cosine
+    /// on, so that its similarity reads as a probability of "same". Without it a zero-shot
+    /// similarity is the cosine itself.
+    #[arg(long, value_name = "DIR")]
+    calibrate: Option<PathBuf>,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -190,7 +195,36 @@ pub fn model_ref(
 
 async fn create(a: CreateArgs) -> anyhow::Result<()> {
     let device = parse_device(&a.data.device)?;
-    let model = model_ref(&a.model, a.backbone, a.weights.as_deref(), a.seed)?;
+    let mut model = model_ref(&a.model, a.backbone, a.weights.as_deref(), a.seed)?;
+    if let Some(dir) = &a.calibrate {
+        anyhow::ensure!(
+            model.path.is_none(),
+            "--calibrate is for zero-shot collections: a trained model is calibrated by `lookalike train`"
+        );
+        let loaded = model.load(device)?;
+        let options = lookalike_engine::EmbedOptions {
+            preprocess: loaded.config().map(|c| c.preprocess()).unwrap_or_default(),
+            ..lookalike_engine::EmbedOptions::default()
+        };
+        let bar = progress::bar(0, "calibrating", false);
+        let calibration = lookalike_engine::train::calibrate::calibrate_on_folder(
+            &loaded,
+            dir,
+            &options,
+            0,
+            |p| {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+            },
+        )
+        .with_context(|| format!("calibrating on {}", dir.display()))?;
+        bar.finish_and_clear();
+        eprintln!(
+            "calibrated the cosine on {} pairs: P(same) = sigmoid({:.3} * cos + {:.3}), ECE {:.3}",
+            calibration.pairs, calibration.scale, calibration.offset, calibration.ece
+        );
+        model.calibration = Some(calibration);
+    }
     let store = match (a.store.as_str(), a.url) {
         ("pgvector", Some(url)) => StoreRef::Pgvector { url },
         ("pgvector", None) => anyhow::bail!("--store pgvector needs --url postgres://..."),

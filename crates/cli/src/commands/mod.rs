@@ -8,7 +8,7 @@ pub mod eval;
 pub mod eval_explanations;
 pub mod eval_oneshot;
 pub mod explain;
-mod explainers;
+pub mod explainers;
 pub mod index;
 mod model;
 mod progress;

@@ -73,6 +73,9 @@ impl SimilarityArgs {
         if let Some(t) = self.threshold {
             model.set_threshold(t);
         }
+        if let Some(note) = model.config().and_then(|c| c.calibration_note()) {
+            eprintln!("note: {note}");
+        }
         Ok(model)
     }
 }

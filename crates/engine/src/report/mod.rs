@@ -188,16 +188,17 @@ pub fn write_report(
             .map(|p| (folder.images[p.a].clone(), folder.images[p.b].clone()))
             .collect();
         let total = pairs.len();
+        let protocol =
+            crate::faithfulness::Protocol::new(options.layer, options.steps, options.seed);
         let scores_by_method = score_methods(
             model,
             &pairs,
             &options.methods,
-            options.layer,
-            options.steps,
-            options.seed,
+            &protocol,
             &options.embed.preprocess,
             |n| progress(Stage::Faithfulness(n, total)),
-        )?;
+        )?
+        .methods;
         let faithfulness = Faithfulness::new(scores_by_method, total, options.steps, layer);
         let report = Report {
             model: model.describe(),

@@ -35,3 +35,30 @@ pub fn fit_calibration(
         message: e.to_string(),
     })
 }
+
+/// Fits a calibration of `model` (zero-shot, typically) on a labelled folder: every image
+/// embedded once, the paper's pairs (one same and one different partner per image, seeded)
+/// scored by their logit. `index create --calibrate DIR` uses it.
+pub fn calibrate_on_folder(
+    model: &SimilarityModel,
+    data: &std::path::Path,
+    options: &crate::EmbedOptions,
+    seed: u64,
+    progress: impl FnMut(crate::Progress),
+) -> Result<Calibration> {
+    let embedded = crate::evaluate::embed_folder(model.backbone(), data, options, None, progress)?;
+    let folder = &embedded.folder;
+    let all: Vec<usize> = (0..folder.images.len()).collect();
+    let pairs = lookalike_core::dataset::make_pairs(
+        &all,
+        &folder.labels,
+        &mut lookalike_core::dataset::rng(seed),
+    );
+    fit_calibration(model, &embedded.pooled, &pairs).map_err(|e| match e {
+        Error::Dataset { message, .. } => Error::Dataset {
+            path: data.to_path_buf(),
+            message,
+        },
+        other => other,
+    })
+}
