@@ -2,7 +2,7 @@
 """Benchmark: explaining a query's top 10 hits (4 maps each), Lookalike against pytorch-grad-cam.
 
 Same model (EfficientNet-Lite0, ImageNet weights, zero-shot cosine), same pixels, same machine,
-one run. Lookalike's side is `crates/explain/examples/bench_explain.rs`: one batched call for the
+one run. Lookalike's side is `crates/engine/examples/bench_explain.rs`: one batched call for the
 10 pairs, and 10 separate calls, at the last layer and at unit 12. The peer is the obvious Python
 loop: for each hit and each image of the pair, pytorch-grad-cam's GradCAM on that branch (the
 other branch's pooled vector fixed), once for s and once for d = 1 - s: 40 calls. Model loading
@@ -97,7 +97,7 @@ def main():
         np.save(npy, pixels)
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         subprocess.run(
-            ["cargo", "build", "--release", "--quiet", "-p", "lookalike-explain", "--example", "bench_explain"],
+            ["cargo", "build", "--release", "--quiet", "-p", "lookalike-engine", "--example", "bench_explain"],
             check=True,
             cwd=ROOT,
         )
@@ -129,6 +129,11 @@ def main():
     for name in layers:
         result[f"{name}_speedup_batched_vs_python"] = result[f"{name}_pytorch_grad_cam_loop_s"] / result[f"{name}_batched_s"]
         result[f"{name}_speedup_batched_vs_separate"] = result[f"{name}_separate_s"] / result[f"{name}_batched_s"]
+    for method in ("occlusion", "integrated-gradients", "shapley"):
+        # What a feature-level method adds to the search's Grad-CAM, as a fraction of it.
+        key = f"last_{method}_batched_s"
+        if key in result:
+            result[f"last_{method}_vs_gradcam"] = result[key] / result["last_batched_s"]
     print(json.dumps(result, indent=2))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -138,15 +138,16 @@ pub fn pick_examples(scored: &ScoredPairs, threshold: f64, per_kind: usize) -> V
     .collect()
 }
 
-/// The first `n` same-class pairs of the evaluation, for the faithfulness measures.
-pub fn same_class_pairs(scored: &ScoredPairs, n: usize) -> Vec<Pair> {
-    scored
+/// The first `n` pairs of the evaluation, half same-class and half different, for the
+/// faithfulness measures.
+pub fn balanced_pairs(scored: &ScoredPairs, n: usize) -> Vec<Pair> {
+    let same = scored
         .pairs
         .iter()
         .filter(|p| !p.different)
-        .take(n)
-        .copied()
-        .collect()
+        .take(n.div_ceil(2));
+    let different = scored.pairs.iter().filter(|p| p.different).take(n / 2);
+    same.chain(different).copied().collect()
 }
 
 /// Faithfulness of every method, the random baseline last.
@@ -160,6 +161,8 @@ pub struct Faithfulness {
     pub steps: usize,
     /// The target layer (backbone units run).
     pub layer: usize,
+    /// Mean deletion and insertion curves by method (the normalised logit).
+    pub curves: std::collections::BTreeMap<String, [Vec<f64>; 2]>,
 }
 
 impl Faithfulness {
@@ -178,6 +181,7 @@ impl Faithfulness {
             pairs,
             steps,
             layer,
+            curves: Default::default(),
         }
     }
 }

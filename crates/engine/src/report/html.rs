@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::data::ExampleKind;
 use super::examples::COLUMNS;
-use super::{Report, FAITHFULNESS, HISTOGRAM, ROC};
+use super::{Report, DELETION, FAITHFULNESS, HISTOGRAM, INSERTION, RELIABILITY, ROC};
 use crate::faithfulness::RANDOM;
 
 const STYLE: &str = "
@@ -170,7 +170,12 @@ pub fn page(r: &Report) -> String {
          s = 1 − d of the same-class pairs (blue) and the different-class pairs (red), in bins of \
          0.05; the black line is the threshold (s = {s:.3}): pairs to its right are called the \
          same. The less the two colours overlap, the better the model separates the \
-         classes.</figcaption></figure>\n</div>\n",
+         classes.</figcaption></figure>\n\
+         <figure><img src=\"{RELIABILITY}\" alt=\"reliability diagram\">\n<figcaption>Reliability \
+         of the similarity (the calibrated probability of “same”): in each tenth of the \
+         predicted similarity, the share of pairs that really are the same class. A calibrated \
+         model's bars reach the diagonal; the legend gives the expected calibration \
+         error.</figcaption></figure>\n</div>\n",
         pairs = p.pairs,
         t = r.scores.threshold,
         s = 1.0 - r.scores.threshold,
@@ -242,15 +247,19 @@ pub fn page(r: &Report) -> String {
     let _ = writeln!(
         h,
         "<h2 id=\"faithfulness\">Faithfulness of the explanations</h2>\n<p>For the first {pairs} \
-         same-class pairs of the evaluation, each method's map of image A (the similarity's, at \
-         unit {layer}) orders A's pixels. <em>Deletion</em> greys them out from the most to the \
-         least salient and follows the similarity s(A′, B); <em>insertion</em> puts them back, in \
-         the same order, into a blurred A. Each curve has {steps} steps; the tables give the mean \
-         area under it. A faithful map makes s fall fast on deletion (low area) and rise fast on \
-         insertion (high area), and beats the random map. A pair where any method's map is flat \
-         (a saturated head has no gradient) is left out for every method, so each row averages \
-         the same pairs; <em>flat</em> counts them per method.</p>\n<table>\n<tr><th>method</th>\
-         <th>deletion AUC ↓</th><th>insertion AUC ↑</th><th>pairs</th><th>flat</th></tr>",
+         pairs of the evaluation (half same-class, half different), each method's map of image A \
+         for the similarity (at unit {layer}; the maps explain the head's logit) orders A's \
+         pixels. <em>Deletion</em> replaces them by the mean colour from the most to the least \
+         salient and follows the logit of (A′, B); <em>insertion</em> puts them back, in the same \
+         order, into a Gaussian blur of A (kernel 11, σ 5). Each curve has {steps} steps and is \
+         rescaled per pair so that the unperturbed score is 1 and the fully perturbed one 0; the \
+         table gives the mean area under it and its ratio to the baseline's, the mean of three \
+         smooth random maps at the explainer's grid, with 95% bootstrap intervals. A faithful \
+         map makes the score fall fast on deletion (low area, ratio below 1) and rise fast on \
+         insertion (high area, ratio above 1). A pair where any method's map is flat is left out \
+         for every method; <em>flat</em> counts them per method.</p>\n<table>\n<tr><th>method</th>\
+         <th>deletion AUC ↓</th><th>÷ random [95%]</th><th>insertion AUC ↑</th>\
+         <th>÷ random [95%]</th><th>pairs</th><th>flat</th></tr>",
         pairs = f.pairs,
         layer = f.layer,
         steps = f.steps,
@@ -264,10 +273,13 @@ pub fn page(r: &Report) -> String {
         let _ = writeln!(
             h,
             "<tr{class}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td></tr>",
             esc(name),
             mean(s.deletion_auc, s.pairs),
+            ratio(s.deletion_ratio, s.deletion_ratio_ci, s.pairs),
             mean(s.insertion_auc, s.pairs),
+            ratio(s.insertion_ratio, s.insertion_ratio_ci, s.pairs),
             s.pairs,
             s.flat
         );
@@ -277,9 +289,21 @@ pub fn page(r: &Report) -> String {
         "</table>\n<figure><img src=\"{FAITHFULNESS}\" alt=\"faithfulness chart\">\n\
          <figcaption>The same means as bars: deletion AUC (blue, lower is better) and insertion \
          AUC (orange, higher is better) per method; the random map, in grey, is the \
-         baseline.</figcaption></figure>\n</body>\n</html>"
+         baseline.</figcaption></figure>\n<figure><img src=\"{DELETION}\" alt=\"deletion curves\">\
+         <figcaption>Mean deletion curves (lower is better).</figcaption></figure>\n\
+         <figure><img src=\"{INSERTION}\" alt=\"insertion curves\"><figcaption>Mean insertion \
+         curves (higher is better).</figcaption></figure>\n</body>\n</html>"
     );
     h
+}
+
+/// A ratio with its interval, or "n/a" when no pair counted.
+fn ratio(value: f64, ci: [f64; 2], pairs: usize) -> String {
+    if pairs == 0 || !value.is_finite() {
+        "n/a".into()
+    } else {
+        format!("{value:.3} [{:.3}, {:.3}]", ci[0], ci[1])
+    }
 }
 
 /// A mean to four places, or "n/a" when no pair counted.

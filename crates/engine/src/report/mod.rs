@@ -27,7 +27,7 @@ use crate::evaluate::{evaluate_folder_scored, Evaluation, Subset};
 use crate::faithfulness::score_methods;
 use crate::EmbedOptions;
 
-use data::{pick_examples, same_class_pairs, Faithfulness, PairScores};
+use data::{balanced_pairs, pick_examples, Faithfulness, PairScores};
 use examples::{write_examples, ExampleFigure};
 
 /// Result with [`Error`].
@@ -131,6 +131,12 @@ pub const ROC: &str = "roc.svg";
 pub const HISTOGRAM: &str = "similarity.svg";
 /// The faithfulness chart's file.
 pub const FAITHFULNESS: &str = "faithfulness.svg";
+/// The reliability diagram of the similarity.
+pub const RELIABILITY: &str = "reliability.svg";
+/// The mean deletion curves.
+pub const DELETION: &str = "deletion.svg";
+/// The mean insertion curves.
+pub const INSERTION: &str = "insertion.svg";
 
 /// Builds the report of `model` on `options.data` into `options.out`.
 pub fn write_report(
@@ -183,23 +189,23 @@ pub fn write_report(
             &options.boxes,
             &partial,
         )?;
-        let pairs: Vec<_> = same_class_pairs(&done.scored, options.pairs)
+        let pairs: Vec<_> = balanced_pairs(&done.scored, options.pairs)
             .iter()
             .map(|p| (folder.images[p.a].clone(), folder.images[p.b].clone()))
             .collect();
         let total = pairs.len();
         let protocol =
             crate::faithfulness::Protocol::new(options.layer, options.steps, options.seed);
-        let scores_by_method = score_methods(
+        let measured = score_methods(
             model,
             &pairs,
             &options.methods,
             &protocol,
             &options.embed.preprocess,
             |n| progress(Stage::Faithfulness(n, total)),
-        )?
-        .methods;
-        let faithfulness = Faithfulness::new(scores_by_method, total, options.steps, layer);
+        )?;
+        let mut faithfulness = Faithfulness::new(measured.methods, total, options.steps, layer);
+        faithfulness.curves = measured.curves;
         let report = Report {
             model: model.describe(),
             data: options.data.clone(),
@@ -225,6 +231,16 @@ pub fn write_report(
             &partial.join(FAITHFULNESS),
             &plots::faithfulness_svg(&report.faithfulness)?,
         )?;
+        write(
+            &partial.join(RELIABILITY),
+            &plots::reliability_svg(&report.scores)?,
+        )?;
+        for (i, file) in [DELETION, INSERTION].into_iter().enumerate() {
+            write(
+                &partial.join(file),
+                &plots::curves_svg(&report.faithfulness, i)?,
+            )?;
+        }
         write(&partial.join("index.html"), &html::page(&report))?;
         let json = serde_json::to_string_pretty(&report)
             .map_err(|e| Error::BadInput(format!("cannot encode report.json: {e}")))?;

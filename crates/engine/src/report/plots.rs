@@ -251,3 +251,141 @@ fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) 
         .draw()
         .map_err(plot_error)
 }
+
+/// The reliability diagram of the similarity on the evaluation's pairs: the fraction of
+/// same-class pairs against the mean predicted similarity, in ten bins, with the diagonal of a
+/// perfectly calibrated model and the expected calibration error in the legend.
+pub fn reliability_svg(scores: &PairScores) -> Result<String> {
+    use lookalike_core::siamese::calibration::{expected_calibration_error, reliability};
+    let similarity: Vec<f64> = scores.distances.iter().map(|d| 1.0 - d).collect();
+    let same: Vec<bool> = scores.different.iter().map(|d| !d).collect();
+    let bins = reliability(&similarity, &same, 10);
+    let ece = expected_calibration_error(&similarity, &same, 10);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .x_desc("predicted similarity (probability of same)")
+            .y_desc("fraction of pairs that are the same class")
+            .x_labels(6)
+            .y_labels(6)
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (1.0, 1.0)],
+                GREY.stroke_width(1),
+            ))
+            .map_err(plot_error)?
+            .label("perfectly calibrated")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], GREY.stroke_width(1)));
+        chart
+            .draw_series(bins.iter().filter(|b| b.count > 0).map(|b| {
+                Rectangle::new(
+                    [(b.lo + 0.01, 0.0), (b.hi - 0.01, b.observed)],
+                    SAME.mix(0.5).filled(),
+                )
+            }))
+            .map_err(plot_error)?
+            .label(format!("observed (ECE {ece:.3})"))
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], SAME.mix(0.5).filled()));
+        chart
+            .draw_series(
+                bins.iter()
+                    .filter(|b| b.count > 0)
+                    .map(|b| Circle::new((b.predicted, b.observed), 4, BLACK.filled())),
+            )
+            .map_err(plot_error)?
+            .label("mean prediction of the bin")
+            .legend(|(x, y)| Circle::new((x + 9, y), 4, BLACK.filled()));
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// The mean deletion (`which` 0) or insertion (1) curve of every method, normalised per pair
+/// (unperturbed score 1, fully perturbed 0), the random baseline in grey.
+pub fn curves_svg(faithfulness: &Faithfulness, which: usize) -> Result<String> {
+    const PALETTE: [RGBColor; 8] = [
+        SAME,
+        DIFFERENT,
+        ORANGE,
+        RGBColor(0x2c, 0xa0, 0x2c),
+        RGBColor(0x94, 0x67, 0xbd),
+        RGBColor(0x8c, 0x56, 0x4b),
+        RGBColor(0xe3, 0x77, 0xc2),
+        RGBColor(0x17, 0xbe, 0xcf),
+    ];
+    let (lo, hi) = faithfulness
+        .curves
+        .values()
+        .flat_map(|c| c[which].iter().copied())
+        .fold((0.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (SIZE.0 + 120, SIZE.1)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..1f64, (lo - 0.05)..(hi + 0.05))
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .x_desc(if which == 0 {
+                "fraction of pixels deleted (most salient first)"
+            } else {
+                "fraction of pixels inserted (most salient first)"
+            })
+            .y_desc("score, normalised per pair")
+            .x_labels(6)
+            .y_labels(6)
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_error)?;
+        let mut colour = 0;
+        for (name, c) in &faithfulness.curves {
+            let y = &c[which];
+            let n = y.len().saturating_sub(1).max(1) as f64;
+            let style = if name == crate::faithfulness::RANDOM {
+                GREY.stroke_width(3)
+            } else {
+                colour += 1;
+                PALETTE[(colour - 1) % PALETTE.len()].stroke_width(2)
+            };
+            chart
+                .draw_series(LineSeries::new(
+                    y.iter().enumerate().map(|(i, v)| (i as f64 / n, *v)),
+                    style,
+                ))
+                .map_err(plot_error)?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
+        }
+        legend(
+            &mut chart,
+            if which == 0 {
+                SeriesLabelPosition::UpperRight
+            } else {
+                SeriesLabelPosition::LowerRight
+            },
+        )?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}

@@ -2,7 +2,10 @@
 //! against ten separate calls, at the last layer and at an earlier one. Run by
 //! `scripts/bench_explain.py`, which also times pytorch-grad-cam on the same model and pixels.
 //!
-//! `cargo run --release -p lookalike-explain --example bench_explain -- WEIGHTS PIXELS.npy`,
+//! It also times the feature-level methods (occlusion, Integrated Gradients, Shapley) on the same
+//! batch, to show what they add to Grad-CAM.
+//!
+//! `cargo run --release -p lookalike-engine --example bench_explain -- WEIGHTS PIXELS.npy`,
 //! where PIXELS is `[1 + k, 3, 224, 224]` float pixels (the query first). Prints one JSON line.
 
 use std::time::Instant;
@@ -76,6 +79,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         out.insert(format!("{name}_batched_s"), batched.into());
         out.insert(format!("{name}_separate_s"), separate.into());
+    }
+    // What the feature-level methods add, batched at the last layer (best of three).
+    let registry = lookalike_engine::explainers::registry();
+    for name in ["occlusion", "integrated-gradients", "shapley"] {
+        let method = registry.get(name)?;
+        explain_pairs(&model, &query, &hits, method, Layer::Last, &opts)?;
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            explain_pairs(&model, &query, &hits, method, Layer::Last, &opts)?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        out.insert(format!("last_{name}_batched_s"), best.into());
     }
     out.insert("hits".into(), k.into());
     out.insert("threads".into(), tch::get_num_threads().into());
