@@ -2,6 +2,7 @@
 //! parity with the PyTorch peer (`scripts/reference.py`).
 
 mod bad_input;
+mod calibration_cli;
 mod conformance;
 mod crash;
 mod embed_cli;

@@ -43,8 +43,25 @@ fn every_route_works_end_to_end() {
         .collect();
     assert_eq!(
         names,
-        ["gradcam", "gradcam++", "xgradcam", "hirescam", "layercam"]
+        [
+            "gradcam",
+            "occlusion",
+            "gradcam++",
+            "xgradcam",
+            "hirescam",
+            "layercam",
+            "integrated-gradients",
+            "shapley",
+            "rise"
+        ]
     );
+    assert!(methods["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["cost"]["summary"].is_string()));
+    assert_eq!(server.get("/js/api.js").status, 200);
+    assert_eq!(server.get("/js/nope.js").status, 404);
 
     // Collections.
     let list = server.get("/api/collections").json();
@@ -152,6 +169,7 @@ fn every_route_works_end_to_end() {
             "id",
             "score",
             "similarity",
+            "logit",
             "same",
             "metadata",
             "thumbnail_url",

@@ -224,22 +224,28 @@ pub fn draw_runs(
 /// The score of each query of a run from its `ways × ways` distance matrix (row = query,
 /// column = example, the right example on the diagonal): 1 when its own example is strictly
 /// nearest, `1 / t` when it shares the smallest distance with `t − 1` others, else 0. Also
-/// returns how many rows had a tie at the top.
+/// returns how many rows had a tie at the top. Distances within [`TIE`] (relative) of the
+/// smallest count as tied: the model's own float32 rounding (the same image embedded in two
+/// rows of a batch) is no evidence.
 pub fn score_run(distances: &[f64], ways: usize) -> (f64, usize) {
     let mut score = 0.0;
     let mut tied = 0;
     for (class, row) in distances.chunks(ways).enumerate() {
         let min = row.iter().copied().fold(f64::INFINITY, f64::min);
-        let at_min = row.iter().filter(|&&d| d == min).count();
+        let near = |d: f64| d - min <= TIE * min.abs().max(1.0);
+        let at_min = row.iter().filter(|&&d| near(d)).count();
         if at_min > 1 {
             tied += 1;
         }
-        if row.get(class) == Some(&min) {
+        if row.get(class).is_some_and(|&d| near(d)) {
             score += 1.0 / at_min as f64;
         }
     }
     (score, tied)
 }
+
+/// The relative difference under which two distances tie (float32 noise).
+pub const TIE: f64 = 1e-6;
 
 fn too_small(group: &str, classes: usize, ways: usize) -> LeftOut {
     LeftOut {
@@ -347,7 +353,12 @@ pub fn evaluate_one_shot(
     for (name, classes, runs) in plans {
         let mut score = 0.0;
         for run in &runs {
-            let d = to_f64(&model.distance_matrix(&rows(&run.queries)?, &rows(&run.examples)?)?)?;
+            // By the negated logit: the calibrated distance saturates (and ties) far sooner.
+            let d = to_f64(
+                &model
+                    .logit_matrix(&rows(&run.queries)?, &rows(&run.examples)?)?
+                    .f_neg()?,
+            )?;
             let (s, t) = score_run(&d, options.ways);
             score += s;
             tied_trials += t;

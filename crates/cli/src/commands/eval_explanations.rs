@@ -31,6 +31,9 @@ pub struct EvalExplanationsArgs {
     /// With --all-methods, RISE too (slow: --masks backbone forwards per map).
     #[arg(long)]
     pub with_rise: bool,
+    /// Evaluate these methods, comma-separated (e.g. gradcam,occlusion,shapley).
+    #[arg(long, value_delimiter = ',', conflicts_with = "all_methods")]
+    pub methods: Vec<String>,
     /// How many pairs, half same-class and half different (from the model's held-out test
     /// split when it has one).
     #[arg(long, default_value_t = 200)]
@@ -111,6 +114,11 @@ pub fn run(args: EvalExplanationsArgs) -> anyhow::Result<()> {
             .all()
             .filter(|e| args.with_rise || lookalike_engine::explainers::is_fast(e.name()))
             .collect()
+    } else if !args.methods.is_empty() {
+        args.methods
+            .iter()
+            .map(|m| registry.get(m))
+            .collect::<Result<_, _>>()?
     } else {
         vec![registry.get(&args.method.method)?]
     };

@@ -137,6 +137,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     for s in &report.skipped {
         eprintln!("skipped {}", s.error);
     }
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
     let training = report.config.training.as_ref().expect("train records how");
     if args.json {
         let summary = serde_json::json!({
@@ -147,6 +150,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             "skipped": report.skipped.len(),
             "split": report.split_sizes,
             "test": report.test,
+            "calibration": report.config.calibration,
         });
         println!("{summary}");
     } else {
@@ -165,14 +169,21 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             training.val_auc
         );
         println!(
-            "test: pair accuracy {:.3}, ROC AUC {:.3}, F1 {:.3}, precision@10 {:.3}, mAP {:.3} ({} pairs)",
+            "test: pair accuracy {:.3}, ROC AUC {:.3}, F1 {:.3}, precision@10 {:.3}, mAP {:.3}, calibration error {:.3} ({} pairs)",
             t.pairs.pair_accuracy,
             t.pairs.roc_auc.unwrap_or(f64::NAN),
             t.pairs.f1,
             t.precision_at_10,
             t.map,
+            t.ece,
             t.pairs.pairs
         );
+        if let Some(c) = &report.config.calibration {
+            println!(
+                "calibrated on {} validation pairs: similarity = sigmoid({:.4} * logit + {:.4})",
+                c.pairs, c.scale, c.offset
+            );
+        }
         println!("model: {}", args.out.display());
     }
     Ok(())

@@ -135,6 +135,8 @@ pub struct TrainReport {
     pub skipped: Vec<Skipped>,
     /// Images used, by split: train, validation, test.
     pub split_sizes: [usize; 3],
+    /// Things the user should know (an uncalibrated similarity).
+    pub notes: Vec<String>,
 }
 
 /// Trains a Siamese head on `data` and writes the checkpoint to `out`.
@@ -259,13 +261,20 @@ pub fn train(
     let mut model = SimilarityModel::siamese(backbone, head, head_vs, config.clone());
     // Calibrated on the validation pairs, the ones that chose the epoch; the test split stays
     // unseen, so its calibration error is an honest one.
-    let calibration = calibrate::fit_calibration(
+    // A split too small for it (fewer than two pairs of each kind) leaves the model
+    // uncalibrated, with a note, rather than failing the training.
+    let mut notes = Vec::new();
+    match calibrate::fit_calibration(
         &model,
         &pooled,
         &fit::val_pairs(&folder.labels, &split.val, opts.seed),
-    )?;
-    model.set_calibration(Some(calibration));
-    config.calibration = Some(calibration);
+    ) {
+        Ok(calibration) => {
+            model.set_calibration(Some(calibration));
+            config.calibration = Some(calibration);
+        }
+        Err(e) => notes.push(format!("the similarity is not calibrated: {e}")),
+    }
     let test = evaluate_pooled(&model, &pooled, &folder.labels, &split.test, opts.seed)?;
     config.training = Some(TrainingRecord {
         data: data.display().to_string(),
@@ -290,6 +299,7 @@ pub fn train(
         test,
         skipped: embedded.skipped,
         split_sizes: [split.train.len(), split.val.len(), split.test.len()],
+        notes,
     })
 }
 
