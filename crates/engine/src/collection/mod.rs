@@ -201,6 +201,12 @@ impl Collection {
                 got: model.describe(),
             });
         }
+        // The collection's own calibration (a zero-shot one's), which the caller's reference
+        // to the same model does not carry.
+        let model = ModelRef {
+            calibration: config.model.calibration,
+            ..model
+        };
         let loaded = model.load(device)?;
         Self::assemble(dir, config, loaded, device).await
     }
