@@ -11,6 +11,8 @@ mod index_cli;
 mod oneshot_cli;
 mod parity;
 mod perturbation;
+mod pg_shards;
+mod pg_tls;
 mod report_cli;
 mod server_api;
 mod server_guards;
