@@ -11,6 +11,7 @@ mod index_cli;
 mod oneshot_cli;
 mod parity;
 mod perturbation;
+mod pg_cli;
 mod pg_shards;
 mod pg_tls;
 mod report_cli;

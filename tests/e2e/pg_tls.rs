@@ -154,7 +154,10 @@ fn tls_is_required_and_verify_full_checks_the_host_name() {
         // Another CA's root does not vouch for this server.
         let other = format!("sslmode=verify-full&sslrootcert={}", file("other.crt"));
         let err = connect(&with("127.0.0.1", &other)).await.unwrap_err();
-        assert!(err.to_string().contains("invalid peer certificate"), "{err}");
+        assert!(
+            err.to_string().contains("invalid peer certificate"),
+            "{err}"
+        );
         // A verifying mode without a root certificate says where one is looked for.
         let err = connect(&with("127.0.0.1", "sslmode=verify-full"))
             .await

@@ -271,7 +271,7 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         ("pgvector", None) => {
             anyhow::bail!("--store pgvector needs --url postgres://... (or LOOKALIKE_PG_URL)")
         }
-        (_, Some(url)) if std::env::var("LOOKALIKE_PG_URL").ok() != Some(url) => {
+        (_, Some(url)) if std::env::var("LOOKALIKE_PG_URL").ok().as_ref() != Some(&url) => {
             anyhow::bail!("--url is only for --store pgvector")
         }
         _ => StoreRef::Embedded {
