@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use lookalike_e2e::postgres::PgServer;
+use lookalike_e2e::server::TestServer;
 use lookalike_e2e::{lookalike, lookalike_bin, shapes_dataset, text};
 use serde_json::Value;
 
@@ -155,4 +156,39 @@ fn passwords_never_stay_in_collection_json() {
     assert!(!text.contains("hunter2"), "{text}");
     let (_, stderr) = ok(&["index", "info", "secret", "--data-dir", d]);
     assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+#[test]
+fn serve_pg_serves_the_collections_of_a_database_from_an_empty_folder() {
+    let pg = PgServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("shapes");
+    shapes_dataset(&images, 2, 5, 5);
+    let made_here = dir.path().join("made-here");
+    create(s(&made_here), "remote", &["--url", &pg.url()]);
+    ok(&[
+        "index",
+        "add",
+        "remote",
+        s(&images),
+        "--data-dir",
+        s(&made_here),
+    ]);
+    let recorded = pg.psql("SELECT name, config->'store'->>'kind' FROM lookalike_collections");
+    assert_eq!(recorded, "remote|pgvector");
+
+    // Another "machine": an empty data folder and the URL.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let server = TestServer::start(&elsewhere, &["--pg", &pg.url()], &[]);
+    let remote = server.get("/api/collections/remote").json();
+    assert_eq!(remote["images"].as_u64(), Some(10), "{remote}");
+    let query = std::fs::read(images.join("disc/003.png")).unwrap();
+    let found = server.form(
+        "/api/collections/remote/search",
+        &[],
+        &[("image", Some("q.png"), &query), ("k", None, b"1")],
+    );
+    let hits = found.json()["hits"].as_array().unwrap().clone();
+    assert!(hits[0]["similarity"].as_f64().unwrap() > 0.999, "{hits:?}");
 }

@@ -281,6 +281,20 @@ impl CollectionConfig {
         Ok(config)
     }
 
+    /// For a pgvector collection, records this config in the database's
+    /// `lookalike_collections` table (`lookalike serve --pg URL` serves it from there).
+    pub async fn publish(&self) -> Result<(), CollectionError> {
+        let StoreRef::Pgvector { url, session, .. } = &self.store else {
+            return Ok(());
+        };
+        let json =
+            serde_json::to_value(self).map_err(|e| CollectionError::Invalid(e.to_string()))?;
+        let url = session.url.as_deref().unwrap_or(url);
+        let timeout = lookalike_index::PgOptions::default().connect_timeout;
+        lookalike_index::publish_collection(url, &self.name, &json, timeout).await?;
+        Ok(())
+    }
+
     /// Writes `DIR/collection.json` atomically.
     pub fn write(&self, dir: &Path) -> Result<(), CollectionError> {
         let path = dir.join(CONFIG_FILE);

@@ -158,6 +158,10 @@ impl Collection {
                 info.location, info.points
             )));
         }
+        if let Err(e) = config.publish().await {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
         config.write(&dir)?;
         let models = ModelPool::new(loaded, config.model.clone(), device);
         Ok(Collection {

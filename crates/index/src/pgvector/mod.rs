@@ -9,8 +9,10 @@
 //! - `tls.rs`: `sslmode=require|verify-ca|verify-full` through rustls.
 //! - `schema.rs`: the tables, on one server or hash-partitioned over `postgres_fdw` shards.
 //! - `query.rs`: filters as shippable SQL, and k-NN searches (pushed down to every shard).
+//! - `catalog.rs`: `lookalike_collections`, the collections a database holds.
 //! - `store.rs`: the [`VectorStore`](crate::VectorStore) implementation.
 
+mod catalog;
 mod conninfo;
 mod query;
 mod schema;
@@ -24,6 +26,7 @@ use tokio::sync::Mutex;
 use tokio_postgres::Client;
 
 use crate::{Metric, StoreError};
+pub use catalog::{list_collections, publish_collection};
 pub use conninfo::{redact_url, strip_password};
 
 /// Connection and index settings.
