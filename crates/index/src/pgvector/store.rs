@@ -18,15 +18,22 @@ fn to_i64(ids: &[PointId]) -> Vec<i64> {
         .collect()
 }
 
-#[async_trait]
-impl VectorStore for PgVectorStore {
-    async fn info(&self) -> Result<StoreInfo, StoreError> {
+impl PgVectorStore {
+    /// The table's rows (on every shard).
+    async fn count(&self) -> Result<i64, StoreError> {
         let client = self.client.lock().await;
-        let n: i64 = client
+        Ok(client
             .query_one(&format!("SELECT count(*) FROM {}", self.table), &[])
             .await
             .map_err(|e| self.pg(e))?
-            .get(0);
+            .get(0))
+    }
+}
+
+#[async_trait]
+impl VectorStore for PgVectorStore {
+    async fn info(&self) -> Result<StoreInfo, StoreError> {
+        let n = self.count().await?;
         Ok(StoreInfo {
             kind: "pgvector".into(),
             location: if self.options.shards.is_empty() {
@@ -236,12 +243,7 @@ impl VectorStore for PgVectorStore {
                 }
             }
         }
-        let client = self.client.lock().await;
-        let n: i64 = client
-            .query_one(&format!("SELECT count(*) FROM {}", self.table), &[])
-            .await
-            .map_err(|e| self.pg(e))?
-            .get(0);
+        let n = self.count().await?;
         Ok(RebuildReport {
             points: n as u64,
             removed_tombstones: 0,
