@@ -10,7 +10,9 @@ PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
 PG_CONFIG=$PG_BIN/pg_config
 EXT_DIR=/usr/share/postgresql/$PG_VERSION/extension
 
-if [ -x "$PG_BIN/initdb" ] && [ -f "$EXT_DIR/vector.control" ]; then
+# openssl makes the TLS tests' certificates; postgres_fdw (the shards) ships with postgresql-15.
+if [ -x "$PG_BIN/initdb" ] && [ -f "$EXT_DIR/vector.control" ] && [ -f "$EXT_DIR/postgres_fdw.control" ] \
+    && command -v openssl >/dev/null; then
     exit 0
 fi
 
@@ -19,7 +21,8 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq postgresql-$PG_VERSION postgresql-server-dev-$PG_VERSION dpkg-dev make gcc >/dev/null
+$SUDO apt-get install -y -qq postgresql-$PG_VERSION postgresql-server-dev-$PG_VERSION openssl dpkg-dev make gcc >/dev/null
+if [ -f "$EXT_DIR/vector.control" ]; then exit 0; fi
 
 # Debian's own cluster is not used: tests start private servers on loopback.
 $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true

@@ -2,8 +2,9 @@
 //!
 //! `make test` installs PostgreSQL 15 and builds pgvector (`scripts/install-postgres.sh`). Each
 //! [`PgServer`] runs `initdb` in a temporary folder, starts the server on a free port of
-//! 127.0.0.1 and stops it, by its data folder, when dropped. Without the binaries the tests fail
-//! with a message that says how to install them: they never skip.
+//! 127.0.0.1 and stops it, by its data folder, when dropped. [`PgServer::init`] and
+//! [`PgServer::launch`] split the two, for servers with TLS or other settings. Without the
+//! binaries the tests fail with a message that says how to install them: they never skip.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,14 @@ pub struct PgServer {
 impl PgServer {
     /// Initialises and starts a server, with the `vector` extension available.
     pub fn start() -> PgServer {
+        let server = PgServer::init();
+        server.launch(&[]);
+        server
+    }
+
+    /// Initialises a server (`initdb`) without starting it, so that files (certificates, an
+    /// `pg_hba.conf`) can be put in [`PgServer::dir`] first.
+    pub fn init() -> PgServer {
         let bin = Path::new(PG_BIN);
         assert!(
             bin.join("initdb").exists()
@@ -55,23 +64,87 @@ impl PgServer {
             "-E",
             "UTF8",
         ]));
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off",
-            server.dir.path().display()
+        server
+    }
+
+    /// Starts the server with extra `-c NAME=VALUE` settings.
+    pub fn launch(&self, settings: &[(&str, &str)]) {
+        let mut options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off",
+            self.port,
+            self.dir.path().display()
         );
-        run(server
+        for (k, v) in settings {
+            options.push_str(&format!(" -c {k}={v}"));
+        }
+        run(self
             .pg("pg_ctl")
             .arg("-D")
-            .arg(&data)
+            .arg(self.data())
             .args(["-w", "-l"])
-            .arg(server.dir.path().join("log"))
+            .arg(self.dir.path().join("log"))
             .args(["-o", &options, "start"]));
-        server
+    }
+
+    /// Stops the server now (a shard going away).
+    pub fn stop(&self) {
+        run(self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "fast", "-w", "stop"]));
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/postgres`.
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        self.url_as("127.0.0.1")
+    }
+
+    /// The URL with another host name for this server (e.g. `localhost`).
+    pub fn url_as(&self, host: &str) -> String {
+        format!("postgres://postgres@{host}:{}/postgres", self.port)
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its temporary folder (the data folder is `data/` inside).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Makes a file in [`PgServer::dir`] the server's own, readable by it alone (a key file).
+    pub fn hand_over(&self, file: &Path) {
+        run(Command::new("chmod").arg("600").arg(file));
+        if self.as_postgres {
+            run(Command::new("chown").arg("postgres:postgres").arg(file));
+        }
+    }
+
+    /// Runs `sql` with psql as the superuser and returns its unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new(Path::new(PG_BIN).join("psql"))
+            .args([
+                "-X",
+                "-At",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
+            .args(["-p", &self.port.to_string(), "-c", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql {sql:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn data(&self) -> PathBuf {

@@ -73,6 +73,16 @@ pub enum StoreError {
         /// The server's message.
         message: String,
     },
+    /// A shard of a sharded table did not answer or refused a statement.
+    #[error("shard {shard} ({url}) of the pgvector table: {message}")]
+    Shard {
+        /// Its position in the list of shards, from 0.
+        shard: usize,
+        /// Its URL, without its password.
+        url: String,
+        /// Why.
+        message: String,
+    },
 }
 
 /// Checks a vector's length and values before it enters a store.

@@ -28,7 +28,9 @@ pub use error::{check_vector, StoreError};
 pub use filter::{indexable_pairs, scalar_text, Filter};
 pub use flat::FlatStore;
 pub use metric::Metric;
-pub use pgvector::{redact_url, PgOptions, PgVectorStore};
+pub use pgvector::{
+    list_collections, publish_collection, redact_url, strip_password, PgOptions, PgVectorStore,
+};
 pub use rank::TopK;
 pub use store::{
     Durability, Hit, Metadata, NewPoint, Point, PointId, Query, RebuildReport, StoreInfo,

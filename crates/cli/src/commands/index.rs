@@ -79,9 +79,19 @@ struct CreateArgs {
     /// pgvector (a PostgreSQL table; needs --url).
     #[arg(long, default_value = "embedded", value_parser = ["embedded", "pgvector"])]
     store: String,
-    /// PostgreSQL URL for --store pgvector, e.g. postgres://user@host:5432/db.
-    #[arg(long)]
+    /// PostgreSQL URL for --store pgvector, e.g. postgres://user@host:5432/db?sslmode=verify-full.
+    /// A password in it is used for this run only and never stored: later runs take it from
+    /// PGPASSWORD or a passfile (PGPASSFILE, ~/.pgpass).
+    #[arg(long, env = "LOOKALIKE_PG_URL", hide_env_values = true)]
     url: Option<String>,
+    /// For --store pgvector: shard servers (comma separated). The table is hash-partitioned on
+    /// its ids, one postgres_fdw partition with its own HNSW index on each shard.
+    #[arg(long, value_name = "URL,URL,...", value_delimiter = ',')]
+    shards: Vec<String>,
+    /// For --shards: when a shard does not answer, search the others and say which was missing
+    /// (instead of failing the search).
+    #[arg(long)]
+    partial_ok: bool,
     /// HNSW links per node (M) for the embedded store, 2 to 256.
     #[arg(long, default_value_t = 16)]
     m: usize,
@@ -116,8 +126,27 @@ struct AddArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// I/N: add only this worker's share of the images (by content hash), so that N processes,
+    /// on N machines, fill one pgvector collection at once. Re-running a worker that died
+    /// completes its share.
+    #[arg(long, value_name = "I/N", value_parser = parse_worker)]
+    worker: Option<(usize, usize)>,
     #[command(flatten)]
     data: DataDirArgs,
+}
+
+/// `I/N` with `0 <= I < N`.
+fn parse_worker(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("--worker {s:?}: expected I/N with 0 <= I < N, e.g. 0/3");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (
+        i.trim().parse::<usize>().map_err(|_| bad())?,
+        n.trim().parse::<usize>().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 #[derive(Debug, Args)]
@@ -225,10 +254,26 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         );
         model.calibration = Some(calibration);
     }
+    if a.store != "pgvector" && (!a.shards.is_empty() || a.partial_ok) {
+        anyhow::bail!("--shards and --partial-ok are only for --store pgvector");
+    }
     let store = match (a.store.as_str(), a.url) {
-        ("pgvector", Some(url)) => StoreRef::Pgvector { url },
-        ("pgvector", None) => anyhow::bail!("--store pgvector needs --url postgres://..."),
-        (_, Some(_)) => anyhow::bail!("--url is only for --store pgvector"),
+        ("pgvector", Some(url)) => {
+            let (store, had_password) = StoreRef::pgvector(&url, &a.shards, a.partial_ok);
+            if had_password {
+                eprintln!(
+                    "warning: the PostgreSQL password is used for this run only and not stored; \
+                     later commands take it from PGPASSWORD or a passfile (PGPASSFILE, ~/.pgpass)"
+                );
+            }
+            store
+        }
+        ("pgvector", None) => {
+            anyhow::bail!("--store pgvector needs --url postgres://... (or LOOKALIKE_PG_URL)")
+        }
+        (_, Some(url)) if std::env::var("LOOKALIKE_PG_URL").ok().as_ref() != Some(&url) => {
+            anyhow::bail!("--url is only for --store pgvector")
+        }
         _ => StoreRef::Embedded {
             max_connections: a.m,
             ef_construction: a.ef_construction,
@@ -256,6 +301,7 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
     let mut bar = progress::bar(0, "adding", true);
     let options = AddOptions {
         batch_size: a.batch.max(1),
+        worker: a.worker,
         ..AddOptions::default()
     };
     let report = collection
@@ -288,8 +334,13 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        let others = if a.worker.is_some() {
+            format!(", {} left to the other workers", report.other_workers)
+        } else {
+            String::new()
+        };
         println!(
-            "added {} images to {:?} ({} already indexed, {} skipped)",
+            "added {} images to {:?} ({} already indexed, {} skipped{others})",
             report.added,
             a.name,
             report.already_indexed,

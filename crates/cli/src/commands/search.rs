@@ -93,6 +93,12 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             .search_vector(vector, &request)
             .await
             .with_context(searching)?;
+        // A sharded store with --partial-ok says here which shard this answer lacks.
+        for w in collection.store().warnings().await {
+            if w.starts_with("partial answer") {
+                eprintln!("warning: {w}");
+            }
+        }
         let hits = found.hits;
         let explanations = match (&a.explain, &a.out) {
             (Some(method), Some(out)) => explain_hits(&collection, &query, &hits, &a, method, out)?,

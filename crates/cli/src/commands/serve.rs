@@ -1,10 +1,12 @@
 //! `lookalike serve`: the HTTP API and the web UI over every collection in a data folder.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use lookalike_core::parse_device;
+use lookalike_engine::collection::{check_name, CollectionConfig};
 use lookalike_server::ServeConfig;
 
 use super::index::DataDirArgs;
@@ -14,6 +16,17 @@ use super::index::DataDirArgs;
 pub struct ServeArgs {
     #[command(flatten)]
     data: DataDirArgs,
+    /// Serve every collection recorded in this PostgreSQL database (its `lookalike_collections`
+    /// table) as well: their configs are copied into --data-dir, which then needs nothing else.
+    /// The models must be at the same paths on this machine; passwords come from PGPASSWORD or
+    /// a passfile.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LOOKALIKE_PG_URL",
+        hide_env_values = true
+    )]
+    pg: Option<String>,
     /// Address to listen on (port 0: any free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", env = "LOOKALIKE_BIND")]
     bind: String,
@@ -92,6 +105,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     };
     let data_dir = config.data_dir.clone();
     actix_web::rt::System::new().block_on(async move {
+        if let Some(url) = &a.pg {
+            for warning in copy_collections(url, &data_dir).await? {
+                eprintln!("warning: {warning}");
+            }
+        }
         let running = lookalike_server::start(config, &a.bind)
             .await
             .with_context(|| format!("starting the server on {}", a.bind))?;
@@ -117,4 +135,46 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         ))?;
         running.server.await.context("serving")
     })
+}
+
+/// Writes the config of every collection recorded at `url` into `data_dir/NAME/`, unless a
+/// different collection of that name is there already (a warning, then).
+async fn copy_collections(url: &str, data_dir: &Path) -> anyhow::Result<Vec<String>> {
+    let timeout = lookalike_index::PgOptions::default().connect_timeout;
+    let found = lookalike_index::list_collections(url, timeout)
+        .await
+        .context("listing the collections in PostgreSQL (--pg)")?;
+    let mut warnings = Vec::new();
+    for (name, json) in found {
+        let config: CollectionConfig = match serde_json::from_value(json) {
+            Ok(c) => c,
+            Err(e) => {
+                warnings.push(format!(
+                    "collection {name:?} in PostgreSQL is unreadable: {e}"
+                ));
+                continue;
+            }
+        };
+        if check_name(&name).is_err() || config.name != name {
+            warnings.push(format!("collection {name:?} in PostgreSQL has a bad name"));
+            continue;
+        }
+        let dir = data_dir.join(&name);
+        match CollectionConfig::read(&dir, &name) {
+            Ok(local) if local == config => continue,
+            Ok(_) => {
+                warnings.push(format!(
+                    "{} is another collection {name:?} than the one in PostgreSQL: serving the local one",
+                    dir.display()
+                ));
+                continue;
+            }
+            Err(_) => {}
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        config
+            .write(&dir)
+            .with_context(|| format!("writing {}", dir.display()))?;
+    }
+    Ok(warnings)
 }

@@ -27,6 +27,10 @@ pub struct AddOptions {
     pub thumbnail_size: u32,
     /// Decoding limits.
     pub limits: DecodeLimits,
+    /// `Some((i, n))`: add only the images whose content hash falls to worker `i` of `n`, so
+    /// that `n` processes (on `n` machines) fill one shared collection at once, each image
+    /// once. A worker that is re-run completes its share.
+    pub worker: Option<(usize, usize)>,
 }
 
 impl Default for AddOptions {
@@ -35,6 +39,7 @@ impl Default for AddOptions {
             batch_size: 32,
             thumbnail_size: 128,
             limits: DecodeLimits::default(),
+            worker: None,
         }
     }
 }
@@ -68,6 +73,14 @@ pub struct AddReport {
     pub already_indexed: usize,
     /// Files that could not be used, with the reason.
     pub skipped: Vec<String>,
+    /// Files left to the other workers (`AddOptions::worker`).
+    pub other_workers: usize,
+}
+
+/// The worker (of `n`) that adds the image with this content hash: its first 64 bits, mod `n`.
+pub fn worker_of(sha256: &str, n: usize) -> usize {
+    let head = sha256.get(..16).unwrap_or(sha256);
+    (u64::from_str_radix(head, 16).unwrap_or(0) % n.max(1) as u64) as usize
 }
 
 /// A file to add: where, its content hash, its class folder.
@@ -153,6 +166,12 @@ impl Collection {
                     continue;
                 }
             };
+            if let Some((i, n)) = options.worker {
+                if worker_of(&sha256, n) != i {
+                    report.other_workers += 1;
+                    continue;
+                }
+            }
             let filter = Filter {
                 equals: vec![("sha256".into(), sha256.clone())],
             };

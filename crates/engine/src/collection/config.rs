@@ -142,9 +142,85 @@ pub enum StoreRef {
     },
     /// A PostgreSQL table.
     Pgvector {
-        /// The connection URL.
+        /// The connection URL, never with a password (it comes from `PGPASSWORD` or a libpq
+        /// passfile when connecting).
         url: String,
+        /// Shard servers (the table is hash-partitioned over them through `postgres_fdw`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        shards: Vec<String>,
+        /// Answer from the shards that answer, saying which one was missing.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        partial_ok: bool,
+        /// The URL as given on this run, password included: kept in memory, never written.
+        #[serde(skip)]
+        session: SessionUrls,
     },
+}
+
+/// The URLs a store connects with on this run, passwords included; never serialised, and shown
+/// without their passwords.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SessionUrls {
+    /// The main URL, if it had a password.
+    pub url: Option<String>,
+    /// The shards' URLs, where they had one.
+    pub shards: Vec<Option<String>>,
+}
+
+impl std::fmt::Debug for SessionUrls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionUrls(..)")
+    }
+}
+
+impl StoreRef {
+    /// A pgvector store at `url` over `shards`: what is kept is the URLs without their
+    /// passwords; the passwords stay in memory for this run only. Returns the store and whether
+    /// any password was taken out.
+    pub fn pgvector(url: &str, shards: &[String], partial_ok: bool) -> (StoreRef, bool) {
+        let main = lookalike_index::strip_password(url);
+        let stripped: Vec<Option<String>> = shards
+            .iter()
+            .map(|s| lookalike_index::strip_password(s))
+            .collect();
+        let had = main.is_some() || stripped.iter().any(Option::is_some);
+        let store = StoreRef::Pgvector {
+            url: main.clone().unwrap_or_else(|| url.to_string()),
+            shards: shards
+                .iter()
+                .zip(&stripped)
+                .map(|(s, t)| t.clone().unwrap_or_else(|| s.clone()))
+                .collect(),
+            partial_ok,
+            session: SessionUrls {
+                url: main.map(|_| url.to_string()),
+                shards: shards
+                    .iter()
+                    .zip(&stripped)
+                    .map(|(s, t)| t.as_ref().map(|_| s.clone()))
+                    .collect(),
+            },
+        };
+        (store, had)
+    }
+
+    /// Moves any password out of the stored URLs into [`SessionUrls`]; returns whether there
+    /// was one.
+    fn scrub(&mut self) -> bool {
+        match self {
+            StoreRef::Pgvector {
+                url,
+                shards,
+                partial_ok,
+                ..
+            } => {
+                let (clean, had) = StoreRef::pgvector(url, shards, *partial_ok);
+                *self = clean;
+                had
+            }
+            StoreRef::Embedded { .. } => false,
+        }
+    }
 }
 
 /// Everything `collection.json` holds.
@@ -182,7 +258,7 @@ impl CollectionConfig {
             }
             Err(e) => return Err(CollectionError::io(&path, e)),
         };
-        let config: CollectionConfig = serde_json::from_slice(&text)
+        let mut config: CollectionConfig = serde_json::from_slice(&text)
             .map_err(|e| CollectionError::Invalid(format!("{}: {e}", path.display())))?;
         if config.format != FORMAT || config.version != 1 {
             return Err(CollectionError::Invalid(format!(
@@ -192,7 +268,31 @@ impl CollectionConfig {
                 config.version
             )));
         }
+        if config.store.scrub() {
+            // Written by an older Lookalike: the password leaves the disk now, and this run
+            // keeps it in memory.
+            config.write(dir)?;
+            eprintln!(
+                "warning: {} held a PostgreSQL password; it was rewritten without it. Give the \
+                 password through PGPASSWORD or a passfile (PGPASSFILE, ~/.pgpass) from now on",
+                path.display()
+            );
+        }
         Ok(config)
+    }
+
+    /// For a pgvector collection, records this config in the database's
+    /// `lookalike_collections` table (`lookalike serve --pg URL` serves it from there).
+    pub async fn publish(&self) -> Result<(), CollectionError> {
+        let StoreRef::Pgvector { url, session, .. } = &self.store else {
+            return Ok(());
+        };
+        let json =
+            serde_json::to_value(self).map_err(|e| CollectionError::Invalid(e.to_string()))?;
+        let url = session.url.as_deref().unwrap_or(url);
+        let timeout = lookalike_index::PgOptions::default().connect_timeout;
+        lookalike_index::publish_collection(url, &self.name, &json, timeout).await?;
+        Ok(())
     }
 
     /// Writes `DIR/collection.json` atomically.

@@ -28,8 +28,8 @@ use lookalike_index::{
 };
 use serde::Serialize;
 
-pub use add::{AddEvent, AddOptions, AddReport};
-pub use config::{CollectionConfig, ModelRef, StoreRef, CONFIG_FILE};
+pub use add::{worker_of, AddEvent, AddOptions, AddReport};
+pub use config::{CollectionConfig, ModelRef, SessionUrls, StoreRef, CONFIG_FILE};
 pub use error::CollectionError;
 pub use explain::HitExplanation;
 pub use models::{ModelFacts, ModelPool};
@@ -157,6 +157,10 @@ impl Collection {
                 "{} already holds {} vectors from an earlier collection {name:?}; drop that table or choose another name",
                 info.location, info.points
             )));
+        }
+        if let Err(e) = config.publish().await {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
         }
         config.write(&dir)?;
         let models = ModelPool::new(loaded, config.model.clone(), device);
@@ -337,15 +341,33 @@ async fn open_store(
                 EmbeddedStore::open(&path, options)?
             })
         }
-        StoreRef::Pgvector { url } => Box::new(
-            PgVectorStore::connect(
-                url,
-                &config.name,
-                config.dimension,
-                config.metric,
-                PgOptions::default(),
+        StoreRef::Pgvector {
+            url,
+            shards,
+            partial_ok,
+            session,
+        } => {
+            let options = PgOptions {
+                shards: shards
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        session
+                            .shards
+                            .get(i)
+                            .cloned()
+                            .flatten()
+                            .unwrap_or(s.clone())
+                    })
+                    .collect(),
+                partial_ok: *partial_ok,
+                ..PgOptions::default()
+            };
+            let url = session.url.as_deref().unwrap_or(url);
+            Box::new(
+                PgVectorStore::connect(url, &config.name, config.dimension, config.metric, options)
+                    .await?,
             )
-            .await?,
-        ),
+        }
     })
 }

@@ -1,0 +1,266 @@
+//! k-NN searches in SQL, on one table or pushed down to every shard.
+//!
+//! - Filters are jsonb containment (`metadata @> ANY($n::jsonb[])`): no collation and no
+//!   subquery, so `postgres_fdw` ships them to the shards, and the GIN index can serve them.
+//! - On one table: `ORDER BY embedding <op> $1 LIMIT k` in a transaction that sets
+//!   `hnsw.ef_search` and pgvector 0.8's iterative scan.
+//! - On shards: one `(… FROM partition ORDER BY … LIMIT k)` per shard under `UNION ALL`, with
+//!   no outer `ORDER BY`, so the plan is an `Append` of `Async Foreign Scan`s that each send
+//!   `ORDER BY … LIMIT k` to their shard, all at once; the best k are merged here. (A query on
+//!   the parent gets a `Merge Append`, which PostgreSQL never runs asynchronously and whose
+//!   shards get no `LIMIT`.)
+//! - When the index comes up short (a selective filter), the same query runs again ordered by
+//!   `(embedding <op> $1) + 0`, which no index serves: an exact scan, on every shard too.
+
+use pgvector::Vector;
+use serde_json::{json, Value};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Client;
+
+use super::schema::{partition_name, shard_error};
+use super::{error_text, PgVectorStore};
+use crate::{check_vector, Filter, Hit, PointId, Query, StoreError};
+
+/// The SQL condition for `filter`, with its parameters starting at `$first`: one `jsonb[]` of
+/// the objects any of which the metadata must contain, per condition.
+pub(super) fn where_clause(filter: &Filter, first: usize) -> (String, Vec<Vec<Value>>) {
+    let mut parts = Vec::new();
+    let mut params = Vec::new();
+    for (i, (k, v)) in filter.equals.iter().enumerate() {
+        parts.push(format!("metadata @> ANY(${}::jsonb[])", first + i));
+        // The scalars whose text is `v` (as `Filter::matches` compares them)...
+        let mut scalars = vec![Value::String(v.clone())];
+        if let Ok(parsed @ (Value::Number(_) | Value::Bool(_))) = serde_json::from_str::<Value>(v) {
+            if crate::scalar_text(&parsed).as_deref() == Some(v.as_str()) {
+                scalars.push(parsed);
+            }
+        }
+        // ...as the value of `k`, or inside an array there.
+        params.push(
+            scalars
+                .into_iter()
+                .flat_map(|s| [json!({ k: s.clone() }), json!({ k: [s] })])
+                .collect(),
+        );
+    }
+    if parts.is_empty() {
+        ("TRUE".into(), params)
+    } else {
+        (parts.join(" AND "), params)
+    }
+}
+
+impl PgVectorStore {
+    /// The tables a search reads: the table itself, or the partitions of the live shards.
+    fn sources(&self, live: &[usize]) -> Vec<String> {
+        if self.options.shards.is_empty() {
+            vec![self.table.clone()]
+        } else {
+            live.iter()
+                .map(|&i| partition_name(&self.table, i))
+                .collect()
+        }
+    }
+
+    /// The k-NN statement over `sources`; `exact` orders by an expression no index serves.
+    pub(super) fn knn_sql(&self, q: &Query, sources: &[String], exact: bool) -> String {
+        let (_, op) = self.ops();
+        let (cond, _) = where_clause(&q.filter, 2);
+        let columns = if q.with_vectors { ", embedding" } else { "" };
+        let order = if exact {
+            format!("(embedding {op} $1) + 0")
+        } else {
+            format!("embedding {op} $1")
+        };
+        let want = q.k + q.offset;
+        let one = |t: &String| {
+            format!(
+                "SELECT id, embedding {op} $1 AS distance, metadata{columns} FROM {t} \
+                 WHERE {cond} ORDER BY {order} LIMIT {want}"
+            )
+        };
+        if self.options.shards.is_empty() {
+            one(&sources[0])
+        } else {
+            sources
+                .iter()
+                .map(|t| format!("({})", one(t)))
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ")
+        }
+    }
+
+    /// One search over the live shards (all of them for a plain table).
+    pub(super) async fn search_one(
+        &self,
+        client: &mut Client,
+        q: &Query,
+        live: &[usize],
+    ) -> Result<Vec<Hit>, tokio_postgres::Error> {
+        let want = q.k + q.offset;
+        let sources = self.sources(live);
+        let vector = Vector::from(self.metric.prepare(q.vector.clone()));
+        let (_, filter_params) = where_clause(&q.filter, 2);
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&vector];
+        params.extend(filter_params.iter().map(|p| p as &(dyn ToSql + Sync)));
+        let ef = q.ef.unwrap_or(self.options.ef_search).max(want).min(1000);
+        let tx = client.transaction().await?;
+        tx.batch_execute(&format!(
+            "SET LOCAL hnsw.ef_search = {ef}; SET LOCAL hnsw.iterative_scan = relaxed_order"
+        ))
+        .await?;
+        let mut rows = tx.query(&self.knn_sql(q, &sources, false), &params).await?;
+        if rows.len() < want {
+            // The index came up short (a selective filter): count, and scan exactly if needed.
+            let (count_cond, _) = where_clause(&q.filter, 1);
+            let counts: Vec<String> = sources
+                .iter()
+                .map(|t| format!("(SELECT count(*) FROM {t} WHERE {count_cond})"))
+                .collect();
+            let count: i64 = tx
+                .query_one(
+                    &format!("SELECT ({})::bigint", counts.join(" + ")),
+                    &params[1..],
+                )
+                .await?
+                .get(0);
+            if (rows.len() as i64) < count {
+                rows = tx.query(&self.knn_sql(q, &sources, true), &params).await?;
+            }
+        }
+        tx.commit().await?;
+        let mut hits: Vec<Hit> = rows
+            .iter()
+            .map(|row| {
+                let distance: f64 = row.get(1);
+                let metadata: Value = row.get(2);
+                Hit {
+                    id: row.get::<_, i64>(0) as PointId,
+                    score: self.metric.score((distance as f32).max(0.0)),
+                    metadata: metadata.as_object().cloned().unwrap_or_default(),
+                    vector: q.with_vectors.then(|| row.get::<_, Vector>(3).to_vec()),
+                }
+            })
+            .collect();
+        // relaxed_order may return rows slightly out of order, and shards come one by one.
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        Ok(hits.into_iter().skip(q.offset).take(q.k).collect())
+    }
+
+    /// The plan (`EXPLAIN VERBOSE`) of the statement a search for `q` runs over every shard:
+    /// with shards, one `Async Foreign Scan` per shard whose `Remote SQL` holds the filter, the
+    /// `ORDER BY` and the `LIMIT`.
+    pub async fn explain(&self, q: &Query) -> Result<String, StoreError> {
+        check_vector(self.dimension, &q.vector)?;
+        let live: Vec<usize> = (0..self.options.shards.len()).collect();
+        let sql = format!(
+            "EXPLAIN VERBOSE {}",
+            self.knn_sql(q, &self.sources(&live), false)
+        );
+        let vector = Vector::from(self.metric.prepare(q.vector.clone()));
+        let (_, filter_params) = where_clause(&q.filter, 2);
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&vector];
+        params.extend(filter_params.iter().map(|p| p as &(dyn ToSql + Sync)));
+        let client = self.client.lock().await;
+        let rows = client.query(&sql, &params).await.map_err(|e| self.pg(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
+    /// The shards among `live` that do not answer a one-row read.
+    async fn unanswering(&self, client: &Client, live: &[usize]) -> Vec<(usize, String)> {
+        let mut down = Vec::new();
+        for &i in live {
+            let part = partition_name(&self.table, i);
+            if let Err(e) = client
+                .query(&format!("SELECT 1 FROM {part} LIMIT 1"), &[])
+                .await
+            {
+                down.push((i, error_text(&e)));
+            }
+        }
+        down
+    }
+
+    /// A batch of searches. A shard that fails is named; with `partial_ok` the others answer
+    /// and [`PgVectorStore::missing_shards`] says which shard was left out.
+    pub(super) async fn search_batch(
+        &self,
+        queries: &[Query],
+    ) -> Result<Vec<Vec<Hit>>, StoreError> {
+        for q in queries {
+            check_vector(self.dimension, &q.vector)?;
+        }
+        let mut client = self.client.lock().await;
+        let mut live: Vec<usize> = (0..self.options.shards.len()).collect();
+        let mut missing = Vec::new();
+        let mut answers = Vec::with_capacity(queries.len());
+        for q in queries {
+            if q.k == 0 {
+                answers.push(Vec::new());
+                continue;
+            }
+            loop {
+                match self.search_one(&mut client, q, &live).await {
+                    Ok(hits) => {
+                        answers.push(hits);
+                        break;
+                    }
+                    Err(e) if !self.options.shards.is_empty() => {
+                        let down = self.unanswering(&client, &live).await;
+                        let Some((first, why)) = down.first().cloned() else {
+                            return Err(self.pg(e));
+                        };
+                        if !self.options.partial_ok || down.len() == live.len() {
+                            return Err(shard_error(first, &self.options.shards[first], why));
+                        }
+                        for (i, why) in down {
+                            live.retain(|&l| l != i);
+                            missing.push(format!(
+                                "shard {i} ({}): {why}",
+                                super::redact_url(&self.options.shards[i])
+                            ));
+                        }
+                    }
+                    Err(e) => return Err(self.pg(e)),
+                }
+            }
+        }
+        if let Ok(mut m) = self.missing.lock() {
+            *m = missing;
+        }
+        Ok(answers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_become_containment() {
+        let f = Filter::parse(&["label=rose", "size=3"]).unwrap();
+        let (sql, params) = where_clause(&f, 2);
+        assert_eq!(
+            sql,
+            "metadata @> ANY($2::jsonb[]) AND metadata @> ANY($3::jsonb[])"
+        );
+        assert_eq!(
+            params[0],
+            vec![json!({"label": "rose"}), json!({"label": ["rose"]})]
+        );
+        assert_eq!(
+            params[1],
+            vec![
+                json!({"size": "3"}),
+                json!({"size": ["3"]}),
+                json!({"size": 3}),
+                json!({"size": [3]})
+            ]
+        );
+        assert_eq!(where_clause(&Filter::none(), 1).0, "TRUE");
+    }
+}
