@@ -23,7 +23,7 @@ mod rank;
 mod store;
 mod vectors;
 
-pub use embedded::{EmbeddedOptions, EmbeddedStore, OpenTimings};
+pub use embedded::{EmbeddedOptions, EmbeddedStore, IndexStats, OpenTimings};
 pub use error::{check_vector, StoreError};
 pub use filter::{indexable_pairs, scalar_text, Filter};
 pub use flat::FlatStore;

@@ -1,8 +1,10 @@
 //! `lookalike bench ann`: recall, single-thread speed, build time and memory of the embedded
-//! store (hnsw_rs + sled) on a vector file, against exact search. `scripts/bench_ann.py` runs it
-//! beside hnswlib on the same data.
+//! store on a vector file, against exact search: first through the mutable hnsw_rs graph alone,
+//! then sealed, then with more points added unsealed. `scripts/bench_ann.py` runs it beside
+//! hnswlib on the same data. `lookalike bench reopen` says where the time of opening goes and
+//! how much memory the open index takes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -29,14 +31,18 @@ enum BenchCommand {
     /// thread, build time, resident memory and reopening time of the embedded store.
     Ann(AnnArgs),
     /// Reopen an embedded store (a collection's `store/` folder, or one `bench ann --dir` built)
-    /// and say where the time went.
+    /// and say where the time went and how much memory it takes.
     Reopen(ReopenArgs),
 }
 
 #[derive(Debug, Args)]
 struct ReopenArgs {
-    /// The store's folder (holding `db/` and `graph/`).
+    /// The store's folder (holding `db/`, `graph/` and `segments/`).
     dir: PathBuf,
+    /// Query vectors (.fvecs or .npy) to search once each after opening (k 10, ef 64), so that
+    /// the memory figure includes what searching touches.
+    #[arg(long)]
+    queries: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -68,6 +74,13 @@ struct AnnArgs {
     /// Where to build the store (default: a temporary folder, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Hold back the last N base vectors: they are added after the sealed measurement and stay
+    /// in the mutable graph for the last one (whose recall is against all the base vectors).
+    #[arg(long, default_value_t = 0)]
+    extra: usize,
+    /// Skip measuring the hnsw_rs graph alone before sealing.
+    #[arg(long)]
+    no_mutable: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -82,7 +95,10 @@ struct Run {
 
 #[derive(Debug, Serialize)]
 struct Report {
+    /// Vectors sealed.
     base: usize,
+    /// Vectors added unsealed afterwards.
+    extra: usize,
     queries: usize,
     dimension: usize,
     k: usize,
@@ -90,13 +106,27 @@ struct Report {
     m: usize,
     ef_construction: usize,
     build_threads: usize,
+    /// Inserting through sled and hnsw_rs, then sealing.
     build_seconds: f64,
+    /// Of which sealing (reading the graph out of hnsw_rs and writing the segment).
+    seal_seconds: f64,
     reopen_seconds: f64,
     reopen: OpenTimings,
     rss_mib: f64,
+    /// This process's peak resident memory while building.
     peak_rss_mib: f64,
     index_rss_growth_mib: f64,
+    /// The segment files' size.
+    sealed_bytes: usize,
+    /// `bench reopen` in a fresh process, on the sealed store: where the time of opening goes
+    /// and how much its resident memory grows (opening, then searching every query once).
+    fresh_open: Option<serde_json::Value>,
+    /// The hnsw_rs graph alone, before sealing (what the store did before segments).
+    mutable_runs: Vec<Run>,
+    /// Sealed: the headline figures.
     runs: Vec<Run>,
+    /// Sealed, plus `extra` points in the mutable graph.
+    extra_runs: Vec<Run>,
 }
 
 /// Runs `lookalike bench ...`.
@@ -122,6 +152,92 @@ fn memory_mib() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The exact `k` nearest rows of `base` to each query, in parallel.
+fn exact_neighbours(
+    queries: &[Vec<f32>],
+    base: &[Vec<f32>],
+    k: usize,
+    metric: Metric,
+) -> Vec<Vec<u64>> {
+    queries
+        .par_iter()
+        .map(|q| {
+            let mut top = TopK::new(k);
+            for (i, v) in base.iter().enumerate() {
+                top.push(i as u64, metric.score(metric.distance(q, v)));
+            }
+            top.into_sorted().into_iter().map(|(id, _)| id).collect()
+        })
+        .collect()
+}
+
+/// Inserts rows in batches of 10,000 (buffered: the caller flushes).
+async fn insert_rows(
+    store: &EmbeddedStore,
+    rows: &[Vec<f32>],
+    mut done: impl FnMut(u64),
+) -> anyhow::Result<()> {
+    for chunk in rows.chunks(10_000) {
+        let points = chunk
+            .iter()
+            .map(|v| NewPoint {
+                vector: v.clone(),
+                metadata: Metadata::new(),
+                thumbnail: None,
+            })
+            .collect();
+        store.insert(points, Durability::Buffered).await?;
+        done(chunk.len() as u64);
+    }
+    Ok(())
+}
+
+/// Recall@k and single-thread queries per second at each `ef`, one query per call, ids and
+/// scores only (as hnswlib returns them). Ids are assigned 0, 1, 2, ... in insertion order: the
+/// row numbers.
+async fn measure(
+    store: &EmbeddedStore,
+    queries: &[Vec<f32>],
+    truth: &[Vec<u64>],
+    efs: &[usize],
+    k: usize,
+) -> anyhow::Result<Vec<Run>> {
+    let mut runs = Vec::new();
+    for &ef in efs {
+        let start = Instant::now();
+        let mut found = 0usize;
+        for (q, want) in queries.iter().zip(truth) {
+            let query = Query {
+                ef: Some(ef),
+                with_metadata: false,
+                ..Query::nearest(q.clone(), k)
+            };
+            let hits = store.search(std::slice::from_ref(&query)).await?;
+            found += hits[0].iter().filter(|h| want.contains(&h.id)).count();
+        }
+        let seconds = start.elapsed();
+        runs.push(Run {
+            ef,
+            recall: found as f64 / (truth.len() * k) as f64,
+            qps: queries.len() as f64 / seconds.as_secs_f64(),
+        });
+    }
+    Ok(runs)
+}
+
+/// `lookalike bench reopen DIR --queries Q --json` in a fresh process, so that the memory it
+/// reports is the open index's alone; `None` if that fails.
+fn fresh_reopen(dir: &Path, queries: &Path) -> Option<serde_json::Value> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .args(["bench", "reopen", "--json", "--queries"])
+        .arg(queries)
+        .arg(dir)
+        .output()
+        .ok()?;
+    serde_json::from_slice(&out.stdout).ok()
+}
+
 async fn ann(a: AnnArgs) -> anyhow::Result<()> {
     let base = read_vectors(&a.base).with_context(|| format!("reading {}", a.base.display()))?;
     let queries =
@@ -141,80 +257,69 @@ async fn ann(a: AnnArgs) -> anyhow::Result<()> {
             .collect()
     };
     let (base_rows, query_rows) = (prepared(&base.data), prepared(&queries.data));
+    anyhow::ensure!(
+        a.extra < base_rows.len(),
+        "--extra {} leaves no base vector to seal",
+        a.extra
+    );
     let efs = if a.ef.is_empty() {
         vec![16, 32, 64, 128, 256]
     } else {
         a.ef.clone()
     };
-
-    // Exact neighbours, in parallel.
-    let truth: Vec<Vec<u64>> = query_rows
-        .par_iter()
-        .map(|q| {
-            let mut top = TopK::new(a.k);
-            for (i, v) in base_rows.iter().enumerate() {
-                top.push(i as u64, metric.score(metric.distance(q, v)));
-            }
-            top.into_sorted().into_iter().map(|(id, _)| id).collect()
-        })
-        .collect();
+    let sealed_rows = base_rows.len() - a.extra;
+    let truth = exact_neighbours(&query_rows, &base_rows, a.k, metric);
+    let sealed_truth = if a.extra == 0 {
+        truth.clone()
+    } else {
+        exact_neighbours(&query_rows, &base_rows[..sealed_rows], a.k, metric)
+    };
 
     let tmp = tempfile::tempdir()?;
     let dir = a.dir.clone().unwrap_or_else(|| tmp.path().join("store"));
     let options = EmbeddedOptions {
         max_connections: a.m,
         ef_construction: a.ef_construction,
+        // Sealed once, at the end, so that the graph is one segment.
+        seal_at: usize::MAX,
         ..EmbeddedOptions::default()
     };
     let (rss_before, _) = memory_mib();
     let store = EmbeddedStore::create(&dir, dim, metric, options)?;
-    let bar = progress::bar(base_rows.len(), "building", a.json);
+    let bar = progress::bar(sealed_rows, "building", a.json);
     let start = Instant::now();
-    for chunk in base_rows.chunks(10_000) {
-        let points = chunk
-            .iter()
-            .map(|v| NewPoint {
-                vector: v.clone(),
-                metadata: Metadata::new(),
-                thumbnail: None,
-            })
-            .collect();
-        store.insert(points, Durability::Buffered).await?;
-        bar.inc(chunk.len() as u64);
-    }
+    insert_rows(&store, &base_rows[..sealed_rows], |n| bar.inc(n)).await?;
     store.flush().await?;
-    let build_seconds = start.elapsed().as_secs_f64();
+    let inserted = start.elapsed();
     bar.finish_and_clear();
+    let mutable_runs = if a.no_mutable {
+        Vec::new()
+    } else {
+        measure(&store, &query_rows, &sealed_truth, &efs, a.k).await?
+    };
+    let seal_start = Instant::now();
+    store.seal()?;
+    store.flush().await?;
+    let seal_seconds = seal_start.elapsed().as_secs_f64();
+    let build_seconds = inserted.as_secs_f64() + seal_seconds;
     let (rss_mib, peak_rss_mib) = memory_mib();
     drop(store);
+    let fresh_open = fresh_reopen(&dir, &a.queries);
     let start = Instant::now();
     let store = EmbeddedStore::open(&dir, options)?;
     let reopen_seconds = start.elapsed().as_secs_f64();
-
-    // Ids are assigned 0, 1, 2, ... in insertion order: the row numbers.
-    let mut runs = Vec::new();
-    for &ef in &efs {
-        let start = Instant::now();
-        let mut found = 0usize;
-        for (q, want) in query_rows.iter().zip(&truth) {
-            // Ids and scores only, as hnswlib returns them.
-            let query = Query {
-                ef: Some(ef),
-                with_metadata: false,
-                ..Query::nearest(q.clone(), a.k)
-            };
-            let hits = store.search(std::slice::from_ref(&query)).await?;
-            found += hits[0].iter().filter(|h| want.contains(&h.id)).count();
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        runs.push(Run {
-            ef,
-            recall: found as f64 / (truth.len() * a.k) as f64,
-            qps: query_rows.len() as f64 / seconds,
-        });
-    }
+    let sealed_bytes = store.index_stats().sealed_bytes;
+    let runs = measure(&store, &query_rows, &sealed_truth, &efs, a.k).await?;
+    let extra_runs = if a.extra > 0 {
+        insert_rows(&store, &base_rows[sealed_rows..], |_| {}).await?;
+        store.flush().await?;
+        measure(&store, &query_rows, &truth, &efs, a.k).await?
+    } else {
+        Vec::new()
+    };
     let report = Report {
-        base: base_rows.len(),
+        base: sealed_rows,
+        extra: a.extra,
         queries: query_rows.len(),
         dimension: dim,
         k: a.k,
@@ -223,44 +328,100 @@ async fn ann(a: AnnArgs) -> anyhow::Result<()> {
         ef_construction: a.ef_construction,
         build_threads: rayon::current_num_threads(),
         build_seconds,
+        seal_seconds,
         reopen_seconds,
         reopen: store.open_timings(),
         rss_mib,
         peak_rss_mib,
         index_rss_growth_mib: rss_mib - rss_before,
+        sealed_bytes,
+        fresh_open,
+        mutable_runs,
         runs,
+        extra_runs,
     };
     if a.json {
         super::emit(&serde_json::to_string_pretty(&report)?)?;
     } else {
         super::emit(&format!(
-            "{} × {} ({}), k = {}: built in {:.1} s on {} threads, reopened in {:.2} s, the index grew RSS by {:.0} MiB",
-            report.base, dim, metric, a.k, build_seconds, report.build_threads, reopen_seconds, report.index_rss_growth_mib
+            "{} × {} ({}), k = {}: built in {:.1} s (sealing {:.1} s) on {} threads, peak RSS {:.0} MiB, \
+             reopened in {:.2} s, segment {:.0} MiB",
+            report.base, dim, metric, a.k, build_seconds, seal_seconds, report.build_threads,
+            peak_rss_mib, reopen_seconds, sealed_bytes as f64 / (1 << 20) as f64
         ))?;
-        for r in &report.runs {
-            super::emit(&format!(
-                "ef {:>4}: recall@{} {:.4}, {:.0} queries/s (one thread)",
-                r.ef, a.k, r.recall, r.qps
-            ))?;
+        for (name, runs) in [
+            ("hnsw_rs alone", &report.mutable_runs),
+            ("sealed", &report.runs),
+            ("sealed + extra unsealed", &report.extra_runs),
+        ] {
+            for r in runs {
+                super::emit(&format!(
+                    "{name}, ef {:>4}: recall@{} {:.4}, {:.0} queries/s (one thread)",
+                    r.ef, a.k, r.recall, r.qps
+                ))?;
+            }
         }
     }
     Ok(())
 }
 
 async fn reopen(a: ReopenArgs) -> anyhow::Result<()> {
+    let queries = match &a.queries {
+        Some(path) => {
+            Some(read_vectors(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    let (rss_before, _) = memory_mib();
     let start = Instant::now();
     let store = EmbeddedStore::open(&a.dir, EmbeddedOptions::default())
         .with_context(|| format!("opening {}", a.dir.display()))?;
     let seconds = start.elapsed().as_secs_f64();
+    let (rss_open, _) = memory_mib();
+    if let Some(queries) = &queries {
+        for q in queries.data.chunks(queries.dim.max(1)) {
+            let query = Query {
+                ef: Some(64),
+                with_metadata: false,
+                ..Query::nearest(q.to_vec(), 10)
+            };
+            store.search(std::slice::from_ref(&query)).await?;
+        }
+    }
+    let (rss_searched, _) = memory_mib();
     let info = store.info().await?;
+    let stats = store.index_stats();
     let t = store.open_timings();
     if a.json {
-        let out = serde_json::json!({"seconds": seconds, "points": info.points, "timings": t, "warnings": info.warnings});
+        let out = serde_json::json!({
+            "seconds": seconds,
+            "points": info.points,
+            "timings": t,
+            "index": stats,
+            "rss_growth_open_mib": rss_open - rss_before,
+            "rss_growth_searched_mib": rss_searched - rss_before,
+            "warnings": info.warnings,
+        });
         super::emit(&serde_json::to_string_pretty(&out)?)?;
     } else {
         super::emit(&format!(
-            "opened {} points in {seconds:.2} s: sled {:.2} s, checksums {:.2} s, graph load {:.2} s, replay {:.2} s, rebuild {:.2} s",
-            info.points, t.sled, t.checksum, t.graph_load, t.replay, t.rebuild
+            "opened {} points in {seconds:.2} s: sled {:.2} s, sealed segments {:.2} s \
+             ({} segments, {} points, {:.0} MiB mapped), graph dump checksums {:.2} s, graph load \
+             {:.2} s ({} mutable points), replay {:.2} s, rebuild {:.2} s; resident memory grew \
+             {:.0} MiB ({:.0} MiB after the queries)",
+            info.points,
+            t.sled,
+            t.segments,
+            stats.segments,
+            stats.sealed_points,
+            stats.sealed_bytes as f64 / (1 << 20) as f64,
+            t.checksum,
+            t.graph_load,
+            stats.mutable_points,
+            t.replay,
+            t.rebuild,
+            rss_open - rss_before,
+            rss_searched - rss_before
         ))?;
     }
     Ok(())

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use hnsw_rs::prelude::{AnnT, DistL1, DistL2, Distance, FilterT, Hnsw, HnswIo, Neighbour};
 use serde::{Deserialize, Serialize};
 
+use super::segment::Builder;
 use crate::{Metric, PointId, StoreError};
 
 const BASENAME: &str = "graph";
@@ -70,6 +71,8 @@ impl GraphParams {
 /// A graph over the live (and tombstoned) points.
 pub struct Graph {
     hnsw: Hnsw<'static, f32, StoreDistance>,
+    /// `M` (hnsw_rs reports it as a `u8`, which 256 overflows).
+    m: usize,
 }
 
 impl std::fmt::Debug for Graph {
@@ -85,6 +88,10 @@ impl std::fmt::Debug for Graph {
 pub struct Checkpoint {
     /// The last write-log sequence the graph reflects.
     pub seq: u64,
+    /// The sealed part's generation ([`super::sealed::Manifest`]) the graph was dumped on; a dump
+    /// of an older generation holds points that have been sealed since. (0 before segments.)
+    #[serde(default)]
+    pub generation: u64,
     /// Nodes in the graph.
     pub points: usize,
     /// Vector dimension.
@@ -107,7 +114,10 @@ impl Graph {
             params.ef_construction,
             StoreDistance(metric),
         );
-        Graph { hnsw }
+        Graph {
+            hnsw,
+            m: params.max_connections,
+        }
     }
 
     /// Nodes in the graph (tombstones included).
@@ -153,11 +163,42 @@ impl Graph {
             .collect()
     }
 
-    /// Writes the graph into `dir` (replacing what is there) as of log sequence `seq`.
+    /// Lays the graph out as a sealed segment holding the writes up to `seq`, reading it through
+    /// hnsw_rs's API: each point's id, level, vector and neighbour lists.
+    pub fn to_segment(&self, metric: Metric, dimension: usize, seq: u64) -> Builder {
+        let points = self.hnsw.get_point_indexation();
+        // hnsw_rs's point iterator unwraps the entry point: an empty graph has none.
+        let members: Vec<(PointId, usize)> = if self.len() == 0 {
+            Vec::new()
+        } else {
+            points
+                .into_iter()
+                .map(|p| (p.get_origin_id() as PointId, p.get_point_id().0 as usize))
+                .collect()
+        };
+        let empty = members.is_empty();
+        // hnsw_rs keeps up to 2·M links on layer 0 and M above.
+        let mut builder = Builder::new(metric, dimension, 2 * self.m, self.m, seq, members);
+        if !empty {
+            for p in points {
+                let layers: Vec<Vec<PointId>> = p
+                    .get_neighborhood_id()
+                    .iter()
+                    .map(|layer| layer.iter().map(|n| n.d_id as PointId).collect())
+                    .collect();
+                builder.node(p.get_origin_id() as PointId, p.get_v(), &layers);
+            }
+        }
+        builder
+    }
+
+    /// Writes the graph into `dir` (replacing what is there) as of log sequence `seq`, on the
+    /// sealed part's `generation`.
     pub fn dump(
         &self,
         dir: &Path,
         seq: u64,
+        generation: u64,
         metric: Metric,
         dimension: usize,
     ) -> Result<(), StoreError> {
@@ -175,6 +216,7 @@ impl Graph {
         }
         let checkpoint = Checkpoint {
             seq,
+            generation,
             points: self.len(),
             dimension,
             metric,
@@ -267,7 +309,11 @@ impl Graph {
                 checkpoint.points
             ));
         }
-        Ok(Some((Graph { hnsw }, checkpoint, checked)))
+        let graph = Graph {
+            hnsw,
+            m: params.max_connections,
+        };
+        Ok(Some((graph, checkpoint, checked)))
     }
 }
 

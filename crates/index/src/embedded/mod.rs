@@ -1,16 +1,25 @@
-//! `EmbeddedStore`: hnsw_rs for the graph, sled as the source of truth.
+//! `EmbeddedStore`: sled as the source of truth; a mutable hnsw_rs graph and sealed segments as
+//! the index.
 //!
 //! sled holds every id, vector, metadata object, thumbnail, a secondary index of metadata values
 //! (for filters) and a write log with sequence numbers. Each batch is one sled transaction, and
-//! [`Durability::Flushed`] fsyncs it before the call returns. The graph is derived: reopening
-//! loads its last dump and replays the log entries newer than the dump's checkpoint. A missing or
-//! corrupt dump is rebuilt from sled, with a warning.
+//! [`Durability::Flushed`] fsyncs it before the call returns. The index is derived:
+//! - new points go into the **mutable** hnsw_rs graph (`graph.rs`);
+//! - when it holds [`EmbeddedOptions::seal_at`] points, and at [`VectorStore::rebuild`], it is
+//!   laid out as a **sealed segment** (`segment/`): one memory-mapped file, searched by our own
+//!   loop; the manifest (`sealed.rs`) lists the segments and the writes they hold;
+//! - a search runs over every segment with the same `ef` and merges the top `k`.
 //!
-//! hnsw_rs cannot delete: deleted points become tombstones, filtered out of searches until
-//! [`VectorStore::rebuild`].
+//! `checkpoint.rs` says how the index follows sled and how it is recovered on open. Deleted
+//! points become tombstones, skipped by searches until [`VectorStore::rebuild`].
 
+mod checkpoint;
 mod graph;
 mod records;
+mod sealed;
+mod segment;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -22,6 +31,7 @@ use sled::Transactional;
 
 use self::graph::{Graph, GraphParams};
 use self::records::{LogOp, StoredConfig, FORMAT};
+use self::sealed::Sealed;
 use crate::filter::indexable_pairs;
 use crate::rank::TopK;
 use crate::{
@@ -40,6 +50,9 @@ pub struct EmbeddedOptions {
     pub ef_search: usize,
     /// A filter matching at most this many points is answered exactly, not through the graph.
     pub exact_below: usize,
+    /// The mutable graph is sealed into a segment when it holds this many points. The default is
+    /// 100,000, or the `LOOKALIKE_SEAL_AT` environment variable (for tests and benchmarks).
+    pub seal_at: usize,
 }
 
 impl Default for EmbeddedOptions {
@@ -49,6 +62,11 @@ impl Default for EmbeddedOptions {
             ef_construction: 200,
             ef_search: 64,
             exact_below: 2048,
+            seal_at: std::env::var("LOOKALIKE_SEAL_AT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(100_000),
         }
     }
 }
@@ -63,9 +81,54 @@ struct Trees {
     tombstones: sled::Tree,
 }
 
+/// The index: the mutable graph, the sealed segments and the tombstones of both.
 struct Live {
     graph: Graph,
+    sealed: Sealed,
     tombstones: HashSet<PointId>,
+}
+
+impl Live {
+    /// The `k` nearest live points accepted by `keep`, over every segment, nearest first, as
+    /// `(id, distance)`.
+    fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        keep: Option<&dyn Fn(PointId) -> bool>,
+    ) -> Vec<(PointId, f32)> {
+        let mut found = if self.graph.len() == 0 {
+            Vec::new()
+        } else if self.tombstones.is_empty() {
+            self.graph.search(query, k, ef, keep)
+        } else {
+            let alive =
+                |id: PointId| !self.tombstones.contains(&id) && keep.is_none_or(|keep| keep(id));
+            self.graph.search(query, k, ef, Some(&alive))
+        };
+        for segment in &self.sealed.segments {
+            found.extend(segment.search(query, k, ef, keep));
+        }
+        if !self.sealed.segments.is_empty() {
+            found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            found.truncate(k);
+        }
+        found
+    }
+}
+
+/// The shape of a store's index, for benchmarks and `index info`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IndexStats {
+    /// Points in the mutable hnsw_rs graph (tombstones included).
+    pub mutable_points: usize,
+    /// Sealed segments.
+    pub segments: usize,
+    /// Points in sealed segments (tombstones included).
+    pub sealed_points: usize,
+    /// Bytes of the segment files (memory-mapped).
+    pub sealed_bytes: usize,
 }
 
 /// Where the time of [`EmbeddedStore::open`] went, in seconds.
@@ -73,6 +136,8 @@ struct Live {
 pub struct OpenTimings {
     /// Opening sled (its own recovery) and reading the tombstones.
     pub sled: f64,
+    /// Mapping the sealed segments and checking their CRC-32s and links.
+    pub segments: f64,
     /// Checking the graph dump's CRC-32s.
     pub checksum: f64,
     /// hnsw_rs reading the dump.
@@ -207,6 +272,7 @@ impl EmbeddedStore {
             options,
             live: RwLock::new(Live {
                 graph: Graph::new(params_of(&config), config.metric, 0),
+                sealed: Sealed::default(),
                 tombstones,
             }),
             config,
@@ -217,7 +283,7 @@ impl EmbeddedStore {
                 ..OpenTimings::default()
             }),
         };
-        store.load_graph()?;
+        store.load_index()?;
         Ok(store)
     }
 
@@ -253,11 +319,6 @@ impl EmbeddedStore {
         f(&mut self.timings.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
-    /// The folder of the graph dump.
-    fn graph_dir(&self) -> PathBuf {
-        self.dir.join("graph")
-    }
-
     fn sled(&self, e: sled::Error) -> StoreError {
         sled_err(&self.dir, e)
     }
@@ -269,121 +330,22 @@ impl EmbeddedStore {
             .push(message);
     }
 
-    fn current_seq(&self) -> Result<u64, StoreError> {
-        let raw = self.trees.meta.get("next_seq").map_err(|e| self.sled(e))?;
-        Ok(records::counter(raw.as_deref()).saturating_sub(1))
-    }
-
-    /// Dump + replay, or a rebuild from sled.
-    fn load_graph(&self) -> Result<(), StoreError> {
-        let dir = self.graph_dir();
-        let params = params_of(&self.config);
-        let start = std::time::Instant::now();
-        match Graph::load(&dir, params, self.config.metric, self.config.dimension) {
-            Ok(Some((graph, checkpoint, checked))) => {
-                let loaded = start.elapsed();
-                self.time(|t| {
-                    t.checksum = checked.as_secs_f64();
-                    t.graph_load = (loaded - checked).as_secs_f64();
-                });
-                let mut replay = Vec::new();
-                let mut deleted = Vec::new();
-                let from = (checkpoint.seq + 1).to_be_bytes();
-                for kv in self.trees.log.range(from..) {
-                    let (k, v) = kv.map_err(|e| self.sled(e))?;
-                    match LogOp::decode(&v) {
-                        Some(LogOp::Insert(id)) => {
-                            if let Some(vector) = self.vector_of(id)? {
-                                replay.push((id, vector));
-                            }
-                        }
-                        Some(LogOp::Delete(id)) => deleted.push(id),
-                        None => {
-                            return Err(StoreError::Corrupt {
-                                path: self.dir.clone(),
-                                key: format!("log {:?}", records::key_id(&k)),
-                                message: "unknown operation".into(),
-                            })
-                        }
-                    }
-                }
-                // A point added and deleted after the dump is not in the graph, nor needed.
-                let deleted: HashSet<PointId> = deleted.into_iter().collect();
-                replay.retain(|(id, _)| !deleted.contains(id));
-                graph.insert(&replay);
-                self.live_mut().graph = graph;
-                self.time(|t| t.replay = (start.elapsed() - loaded).as_secs_f64());
-                Ok(())
-            }
-            Ok(None) => self.timed_rebuild(),
-            Err(reason) => {
-                self.warn(format!(
-                    "the HNSW graph dump is unusable ({reason}); rebuilt it from sled"
-                ));
-                self.timed_rebuild()
-            }
-        }
-    }
-
-    fn timed_rebuild(&self) -> Result<(), StoreError> {
-        let start = std::time::Instant::now();
-        self.rebuild_graph(false)?;
-        self.time(|t| t.rebuild = start.elapsed().as_secs_f64());
-        Ok(())
-    }
-
-    /// A new graph from every live vector in sled; with `drop_tombstones`, also forgets them.
-    fn rebuild_graph(&self, drop_tombstones: bool) -> Result<RebuildReport, StoreError> {
+    /// Seals the mutable graph into a segment now (whatever its size), so that every point
+    /// written so far is searched by the sealed loop. A no-op when it is empty.
+    pub fn seal(&self) -> Result<(), StoreError> {
         let _writer = self.write_turn();
-        let mut points = Vec::new();
-        for kv in self.trees.vectors.iter() {
-            let (k, v) = kv.map_err(|e| self.sled(e))?;
-            let id = records::key_id(&k).unwrap_or_default();
-            let vector = self.decode_vector(id, &v)?;
-            points.push((id, vector));
-        }
-        // Built aside: searches go on against the old graph until the swap.
-        let graph = Graph::new(params_of(&self.config), self.config.metric, points.len());
-        graph.insert(&points);
-        let removed = {
-            let mut live = self.live_mut();
-            let removed = live.tombstones.len() as u64;
-            if drop_tombstones {
-                self.trees.tombstones.clear().map_err(|e| self.sled(e))?;
-                live.tombstones.clear();
-            }
-            live.graph = graph;
-            removed
-        };
-        self.dump_locked(&self.live())?;
-        Ok(RebuildReport {
-            points: points.len() as u64,
-            removed_tombstones: if drop_tombstones { removed } else { 0 },
-        })
+        self.seal_locked()
     }
 
-    /// Writes the graph dump, then drops the log entries it covers.
-    fn dump_locked(&self, live: &Live) -> Result<(), StoreError> {
-        let seq = self.current_seq()?;
-        self.db.flush().map_err(|e| self.sled(e))?;
-        live.graph.dump(
-            &self.graph_dir(),
-            seq,
-            self.config.metric,
-            self.config.dimension,
-        )?;
-        let keys: Vec<_> = self
-            .trees
-            .log
-            .range(..=seq.to_be_bytes())
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sled(e))?;
-        for k in keys {
-            self.trees.log.remove(k).map_err(|e| self.sled(e))?;
+    /// The shape of the index: how many points are sealed, how many are not.
+    pub fn index_stats(&self) -> IndexStats {
+        let live = self.live();
+        IndexStats {
+            mutable_points: live.graph.len(),
+            segments: live.sealed.segments.len(),
+            sealed_points: live.sealed.len(),
+            sealed_bytes: live.sealed.bytes(),
         }
-        self.db.flush().map_err(|e| self.sled(e))?;
-        Ok(())
     }
 
     fn write_turn(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -506,12 +468,7 @@ impl EmbeddedStore {
                 .collect()
         };
         let scored: Vec<(PointId, f32)> = if q.filter.is_empty() {
-            let found = if live.tombstones.is_empty() {
-                live.graph.search(&vector, want, ef, None)
-            } else {
-                let keep = |id: PointId| !live.tombstones.contains(&id);
-                live.graph.search(&vector, want, ef, Some(&keep))
-            };
+            let found = live.search(&vector, want, ef, None);
             if found.len() < want.min(total as usize) {
                 // The graph came up short (many tombstones): answer exactly.
                 let ids = self.matching_ids(&Filter::none())?;
@@ -527,7 +484,7 @@ impl EmbeddedStore {
                 // Widen the beam in proportion to the filter's selectivity.
                 let widen = (total as usize).div_ceil(ids.len().max(1)).clamp(1, 16);
                 let keep = |id: PointId| ids.binary_search(&id).is_ok();
-                let found = live.graph.search(&vector, want, ef * widen, Some(&keep));
+                let found = live.search(&vector, want, ef * widen, Some(&keep));
                 if found.len() < want {
                     self.exact(&vector, &ids, want)?
                 } else {
@@ -724,7 +681,19 @@ impl VectorStore for EmbeddedStore {
             .copied()
             .zip(points.into_iter().map(|p| p.vector))
             .collect();
-        self.live_mut().graph.insert(&batch);
+        let full = {
+            let live = self.live_mut();
+            live.graph.insert(&batch);
+            live.graph.len() >= self.options.seal_at
+        };
+        if full {
+            // The points are stored already: a failed seal leaves them in the mutable graph.
+            if let Err(e) = self.seal_locked() {
+                self.warn(format!(
+                    "sealing the HNSW graph failed ({e}); it stays mutable"
+                ));
+            }
+        }
         Ok(ids)
     }
 
@@ -766,7 +735,11 @@ impl VectorStore for EmbeddedStore {
             )
             .map_err(|e| tx_err(e, &self.dir))?;
         self.finish(durability)?;
-        self.live_mut().tombstones.extend(removed.iter().copied());
+        let mut live = self.live_mut();
+        for &id in &removed {
+            live.tombstones.insert(id);
+            live.sealed.mark_dead(id);
+        }
         Ok(removed.len() as u64)
     }
 
@@ -837,7 +810,7 @@ impl VectorStore for EmbeddedStore {
     }
 
     async fn rebuild(&self) -> Result<RebuildReport, StoreError> {
-        let report = self.rebuild_graph(true)?;
+        let report = self.rebuild_index(true)?;
         self.warnings
             .lock()
             .unwrap_or_else(|e| e.into_inner())
