@@ -152,7 +152,9 @@ fn a_reopened_segment_answers_the_same_and_honours_tombstones_and_filters() {
     for q in &queries {
         let found = reopened.search(q, 10, 64, Some(&even));
         assert_eq!(found.len(), 10);
-        assert!(found.iter().all(|(id, _)| *id >= 1000 && id.is_multiple_of(2)));
+        assert!(found
+            .iter()
+            .all(|(id, _)| *id >= 1000 && id.is_multiple_of(2)));
     }
     // The wrong store, and damage, are refused with the reason.
     let err = Segment::open(&path, Metric::L1, 16).unwrap_err();

@@ -1,14 +1,13 @@
-//! The distance kernels of the sealed search: plain loops over 16 independent lanes, which the
-//! compiler turns into vector code. They are `#[inline(always)]` so that they are compiled inside
-//! the search's `pulp` dispatch, with AVX2 and FMA where the CPU has them.
+//! The distance kernels of the sealed search, written with `pulp`'s portable SIMD types so that
+//! one generic loop becomes AVX2 + FMA code (8 lanes) or scalar code, whichever the search's
+//! dispatch picked. Four accumulators keep the FMA units busy; the tail (a dimension that is not
+//! a multiple of the lane count) is summed in scalar code.
 //!
 //! The sealed search ranks by a *key* that orders points as the metric does but is cheaper:
 //! squared L2 for L2, `1 − dot` for cosine (unit vectors), the sum of absolute differences for L1.
 //! [`Kind::to_distance`] turns a key back into the store's distance.
 
-use crate::Metric;
-
-const LANES: usize = 16;
+use pulp::Simd;
 
 /// What the kernel computes, from the store's metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +22,8 @@ pub enum Kind {
 
 impl Kind {
     /// The kernel for a metric.
-    pub fn of(metric: Metric) -> Self {
+    pub fn of(metric: crate::Metric) -> Self {
+        use crate::Metric;
         match metric {
             Metric::L1 => Kind::L1,
             Metric::L2 => Kind::L2Squared,
@@ -31,13 +31,44 @@ impl Kind {
         }
     }
 
-    /// The ranking key between `a` and `b` (same length).
+    /// The ranking key between `a` and `b` (same length), computed with `simd`.
     #[inline(always)]
-    pub fn key(self, a: &[f32], b: &[f32]) -> f32 {
+    pub fn key<S: Simd>(self, simd: S, a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (a_head, a_tail) = S::as_simd_f32s(&a[..n]);
+        let (b_head, b_tail) = S::as_simd_f32s(&b[..n]);
+        let step = |acc: S::f32s, x: S::f32s, y: S::f32s| match self {
+            Kind::L1 => simd.add_f32s(acc, simd.abs_f32s(simd.sub_f32s(x, y))),
+            Kind::L2Squared => {
+                let d = simd.sub_f32s(x, y);
+                simd.mul_add_f32s(d, d, acc)
+            }
+            Kind::OneMinusDot => simd.mul_add_f32s(x, y, acc),
+        };
+        let zero = simd.splat_f32s(0.0);
+        let mut acc = [zero; 4];
+        let mut xs = a_head.chunks_exact(4);
+        let mut ys = b_head.chunks_exact(4);
+        for (x, y) in (&mut xs).zip(&mut ys) {
+            for i in 0..4 {
+                acc[i] = step(acc[i], x[i], y[i]);
+            }
+        }
+        for (x, y) in xs.remainder().iter().zip(ys.remainder()) {
+            acc[0] = step(acc[0], *x, *y);
+        }
+        let total = simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3]));
+        let mut sum = simd.reduce_sum_f32s(total);
+        for (x, y) in a_tail.iter().zip(b_tail) {
+            sum += match self {
+                Kind::L1 => (x - y).abs(),
+                Kind::L2Squared => (x - y) * (x - y),
+                Kind::OneMinusDot => x * y,
+            };
+        }
         match self {
-            Kind::L1 => lanes(a, b, |x, y| (x - y).abs()),
-            Kind::L2Squared => lanes(a, b, |x, y| (x - y) * (x - y)),
-            Kind::OneMinusDot => 1.0 - lanes(a, b, |x, y| x * y),
+            Kind::OneMinusDot => 1.0 - sum,
+            Kind::L1 | Kind::L2Squared => sum,
         }
     }
 
@@ -51,48 +82,30 @@ impl Kind {
     }
 }
 
-/// `Σ f(a_i, b_i)`, accumulated in 16 lanes and summed pairwise at the end.
-#[inline(always)]
-fn lanes(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; LANES];
-    let mut ca = a.chunks_exact(LANES);
-    let mut cb = b.chunks_exact(LANES);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..LANES {
-            acc[i] += f(x[i], y[i]);
-        }
-    }
-    let mut tail = 0f32;
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        tail += f(*x, *y);
-    }
-    let mut width = LANES / 2;
-    while width > 0 {
-        for i in 0..width {
-            acc[i] += acc[i + width];
-        }
-        width /= 2;
-    }
-    acc[0] + tail
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Metric;
 
-    #[test]
-    fn keys_rank_like_the_metric() {
-        // 37 dimensions: two full chunks and a tail.
-        let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
-        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
+    fn check<S: Simd>(simd: S) {
+        // 77 dimensions: full groups of four vectors, single vectors and a scalar tail.
+        let a: Vec<f32> = (0..77).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..77).map(|i| (i as f32 * 0.11).cos()).collect();
         for metric in [Metric::L1, Metric::L2, Metric::Cosine] {
             let (a, b) = (metric.prepare(a.clone()), metric.prepare(b.clone()));
             let kind = Kind::of(metric);
-            let got = kind.to_distance(kind.key(&a, &b));
+            let got = kind.to_distance(kind.key(simd, &a, &b));
             let want = metric.distance(&a, &b);
             assert!((got - want).abs() < 1e-4, "{metric}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn keys_rank_like_the_metric() {
+        check(pulp::Scalar::new());
+        #[cfg(target_arch = "x86_64")]
+        if let Some(v3) = pulp::x86::V3::try_new() {
+            check(v3);
         }
     }
 }

@@ -142,12 +142,52 @@ pub fn search(
     let ef = ef.max(k);
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
-        pulp::Arch::new().dispatch(|| search_in(view, query, k, ef, filtered, accept, &mut scratch))
+        pulp::Arch::new().dispatch(Beam {
+            view,
+            query,
+            k,
+            ef,
+            filtered,
+            accept,
+            scratch: &mut scratch,
+        })
     })
 }
 
+/// One search, as an operation `pulp` compiles per instruction set (a closure would be compiled
+/// once, outside the dispatch, without AVX).
+struct Beam<'a, 'v> {
+    view: &'a View<'v>,
+    query: &'a [f32],
+    k: usize,
+    ef: usize,
+    filtered: bool,
+    accept: &'a dyn Fn(u32) -> bool,
+    scratch: &'a mut Scratch,
+}
+
+impl pulp::WithSimd for Beam<'_, '_> {
+    type Output = Vec<(u32, f32)>;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Self::Output {
+        search_in(
+            simd,
+            self.view,
+            self.query,
+            self.k,
+            self.ef,
+            self.filtered,
+            self.accept,
+            self.scratch,
+        )
+    }
+}
+
 #[inline(always)]
-fn search_in(
+#[allow(clippy::too_many_arguments)]
+fn search_in<S: pulp::Simd>(
+    simd: S,
     view: &View<'_>,
     query: &[f32],
     k: usize,
@@ -159,13 +199,13 @@ fn search_in(
     let kind = view.kind;
     // Greedy descent: on each level, move to a nearer neighbour until none is nearer.
     let mut node = view.entry;
-    let mut key = kind.key(query, view.vector(node));
+    let mut key = kind.key(simd, query, view.vector(node));
     for level in (1..=view.level(node)).rev() {
         let mut moved = true;
         while moved {
             moved = false;
             for &n in view.links_up(node, level) {
-                let d = kind.key(query, view.vector(n));
+                let d = kind.key(simd, query, view.vector(n));
                 if d < key {
                     key = d;
                     node = n;
@@ -206,7 +246,7 @@ fn search_in(
                 continue;
             }
             *seen = tag;
-            let d = kind.key(query, view.vector(n));
+            let d = kind.key(simd, query, view.vector(n));
             if best.len() < ef || d < bound {
                 candidates.push(Scored { key: -d, node: n });
                 if accept(n) {
