@@ -229,13 +229,20 @@ async fn measure(
 /// reports is the open index's alone; `None` if that fails.
 fn fresh_reopen(dir: &Path, queries: &Path) -> Option<serde_json::Value> {
     let exe = std::env::current_exe().ok()?;
-    let out = std::process::Command::new(exe)
-        .args(["bench", "reopen", "--json", "--queries"])
-        .arg(queries)
-        .arg(dir)
-        .output()
-        .ok()?;
-    serde_json::from_slice(&out.stdout).ok()
+    // sled's background flusher may hold the store's lock a moment after the store is dropped.
+    for _ in 0..20 {
+        let out = std::process::Command::new(&exe)
+            .args(["bench", "reopen", "--json", "--queries"])
+            .arg(queries)
+            .arg(dir)
+            .output()
+            .ok()?;
+        if let Ok(report) = serde_json::from_slice(&out.stdout) {
+            return Some(report);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    None
 }
 
 async fn ann(a: AnnArgs) -> anyhow::Result<()> {
@@ -378,6 +385,8 @@ async fn reopen(a: ReopenArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening {}", a.dir.display()))?;
     let seconds = start.elapsed().as_secs_f64();
     let (rss_open, _) = memory_mib();
+    let searching = Instant::now();
+    let mut searched = 0usize;
     if let Some(queries) = &queries {
         for q in queries.data.chunks(queries.dim.max(1)) {
             let query = Query {
@@ -386,8 +395,10 @@ async fn reopen(a: ReopenArgs) -> anyhow::Result<()> {
                 ..Query::nearest(q.to_vec(), 10)
             };
             store.search(std::slice::from_ref(&query)).await?;
+            searched += 1;
         }
     }
+    let search_seconds = searching.elapsed().as_secs_f64();
     let (rss_searched, _) = memory_mib();
     let info = store.info().await?;
     let stats = store.index_stats();
@@ -400,6 +411,8 @@ async fn reopen(a: ReopenArgs) -> anyhow::Result<()> {
             "index": stats,
             "rss_growth_open_mib": rss_open - rss_before,
             "rss_growth_searched_mib": rss_searched - rss_before,
+            "queries": searched,
+            "search_seconds": search_seconds,
             "warnings": info.warnings,
         });
         super::emit(&serde_json::to_string_pretty(&out)?)?;
@@ -408,7 +421,7 @@ async fn reopen(a: ReopenArgs) -> anyhow::Result<()> {
             "opened {} points in {seconds:.2} s: sled {:.2} s, sealed segments {:.2} s \
              ({} segments, {} points, {:.0} MiB mapped), graph dump checksums {:.2} s, graph load \
              {:.2} s ({} mutable points), replay {:.2} s, rebuild {:.2} s; resident memory grew \
-             {:.0} MiB ({:.0} MiB after the queries)",
+             {:.0} MiB ({:.0} MiB after {searched} queries in {search_seconds:.3} s, one thread)",
             info.points,
             t.sled,
             t.segments,
