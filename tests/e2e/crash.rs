@@ -22,6 +22,54 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}\n{stdout}"))
 }
 
+/// `lookalike search NAME QUERY -k 1000 --json`.
+fn search_everything(name: &str, query: &str, data_dir: &str) -> Value {
+    json(&[
+        "search",
+        name,
+        query,
+        "--data-dir",
+        data_dir,
+        "--json",
+        "-k",
+        "1000",
+    ])
+}
+
+/// Checks that a search found every stored image once and every acknowledged one with its id;
+/// returns path → id.
+fn check_found(
+    hits: &Value,
+    points: u64,
+    acked: &HashMap<String, u64>,
+    round: usize,
+) -> HashMap<String, u64> {
+    let found: HashMap<String, u64> = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["path"].as_str().unwrap().to_string(),
+                h["id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found.len() as u64,
+        points,
+        "round {round}: search sees every stored image, once"
+    );
+    for (path, id) in acked {
+        assert_eq!(
+            found.get(path),
+            Some(id),
+            "round {round}: acknowledged {path} lost"
+        );
+    }
+    found
+}
+
 #[test]
 fn sigkilled_adds_lose_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,34 +164,8 @@ fn sigkilled_adds_lose_nothing_acknowledged() {
             .next()
             .cloned()
             .unwrap_or_else(|| format!("{imgs}/disc/000.png"));
-        let hits = json(&[
-            "search",
-            "crash",
-            &query,
-            "--data-dir",
-            d,
-            "--json",
-            "-k",
-            "1000",
-        ]);
-        let found: HashMap<&str, u64> = hits["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| (h["path"].as_str().unwrap(), h["id"].as_u64().unwrap()))
-            .collect();
-        assert_eq!(
-            found.len() as u64,
-            points,
-            "round {round}: search sees every stored image"
-        );
-        for (path, id) in &acked {
-            assert_eq!(
-                found.get(path.as_str()),
-                Some(id),
-                "round {round}: acknowledged {path} lost"
-            );
-        }
+        let hits = search_everything("crash", &query, d);
+        check_found(&hits, points, &acked, round);
         if let Some(top) = hits["hits"].as_array().unwrap().first() {
             if acked.contains_key(&query) {
                 assert_eq!(top["path"], query.as_str(), "an image finds itself first");
@@ -291,34 +313,8 @@ fn sigkilled_seals_and_merges_lose_nothing_and_resurrect_nothing() {
             points >= acked.len() as u64,
             "round {round}: {points} stored"
         );
-        let hits = json(&[
-            "search",
-            "seal",
-            &format!("{imgs}/disc/000.png"),
-            "--data-dir",
-            d,
-            "--json",
-            "-k",
-            "1000",
-        ]);
-        let found: HashMap<&str, u64> = hits["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| (h["path"].as_str().unwrap(), h["id"].as_u64().unwrap()))
-            .collect();
-        assert_eq!(
-            found.len() as u64,
-            points,
-            "round {round}: every stored image, once"
-        );
-        for (path, id) in &acked {
-            assert_eq!(
-                found.get(path.as_str()),
-                Some(id),
-                "round {round}: {path} lost"
-            );
-        }
+        let hits = search_everything("seal", &format!("{imgs}/disc/000.png"), d);
+        let found = check_found(&hits, points, &acked, round);
         for id in found.values() {
             assert!(
                 !removed.contains(id),
