@@ -8,9 +8,10 @@
 //!   the counterfactual one otherwise), upsampled bilinearly to the image;
 //! - deletion to the mean colour and insertion from a Gaussian blur, `steps` steps;
 //! - scored by the head's logit and by the similarity, from the same forward passes;
-//! - per pair, each curve rescaled so that the unperturbed score is 1 and the fully perturbed
-//!   one 0 (`normalise: pair`, after SANE's per-pair normalisation): logits of different pairs
-//!   live on different scales, and a ratio of raw logit areas would mean nothing;
+//! - per pair, every curve min-max rescaled by the smallest and largest score any method's curve
+//!   of that pair reached (`normalise: pair`, SANE's per-pair normalisation; one scale for all
+//!   methods of a pair, so their areas stay comparable): logits of different pairs live on
+//!   different scales, and a ratio of raw logit areas would mean nothing;
 //! - the baseline `random` is the mean over `random_seeds` smooth random maps at the
 //!   explainer's grid, upsampled like the real maps;
 //! - a pair where any method's map is flat is left out for every method.
@@ -51,7 +52,7 @@ pub struct Protocol {
     pub steps: usize,
     /// Conditional (image A perturbed) or simultaneous (both).
     pub mode: Mode,
-    /// Per-pair rescaling of each curve to [unperturbed = 1, fully perturbed = 0].
+    /// Per-pair min-max rescaling of the curves, one scale for all methods of a pair.
     pub normalise: bool,
     /// The score the `methods` table ranks by: `logit` or `similarity`.
     pub score: &'static str,
@@ -158,13 +159,6 @@ struct Tally {
     left_out: usize,
 }
 
-/// A curve rescaled so that its unperturbed end is 1 and its fully perturbed end 0; `None`
-/// when the two ends coincide.
-fn rescale(y: &[f64], unperturbed: f64, perturbed: f64) -> Option<Vec<f64>> {
-    let span = unperturbed - perturbed;
-    (span.abs() > 1e-6).then(|| y.iter().map(|v| (v - perturbed) / span).collect())
-}
-
 fn score_of(s: &Scores, which: usize) -> &[f64] {
     if which == 0 {
         &s.logit
@@ -173,16 +167,35 @@ fn score_of(s: &Scores, which: usize) -> &[f64] {
     }
 }
 
-/// `(deletion, insertion)` areas of `c` under score `which`, normalised if asked.
-fn areas(c: &Curves, which: usize, normalise: bool) -> Option<(Vec<f64>, Vec<f64>)> {
+/// Per pair and score, the smallest and largest value over every curve of every method (the
+/// baseline's included), deletion and insertion separately: the pair's min-max scale (SANE's
+/// per-pair normalisation), the same for every method so that their areas stay comparable.
+fn pair_scale(all: &[(String, Vec<Curves>)], which: usize, insertion: bool) -> Option<(f64, f64)> {
+    let (lo, hi) = all
+        .iter()
+        .flat_map(|(_, cs)| cs.iter())
+        .flat_map(|c| {
+            score_of(if insertion { &c.insertion } else { &c.deletion }, which)
+                .iter()
+                .copied()
+        })
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    (hi - lo > 1e-9 * hi.abs().max(1.0)).then_some((lo, hi))
+}
+
+/// `(deletion, insertion)` curves of `c` under score `which`, rescaled by the pair's scales.
+fn areas(c: &Curves, which: usize, scale: Option<[(f64, f64); 2]>) -> (Vec<f64>, Vec<f64>) {
     let del = score_of(&c.deletion, which);
     let ins = score_of(&c.insertion, which);
-    if !normalise {
-        return Some((del.to_vec(), ins.to_vec()));
+    match scale {
+        None => (del.to_vec(), ins.to_vec()),
+        Some([(dl, dh), (il, ih)]) => (
+            del.iter().map(|v| (v - dl) / (dh - dl)).collect(),
+            ins.iter().map(|v| (v - il) / (ih - il)).collect(),
+        ),
     }
-    let d = rescale(del, del[0], *del.last()?)?;
-    let i = rescale(ins, *ins.last()?, ins[0])?;
-    Some((d, i))
 }
 
 /// The map that explains the similarity, for each side: factual when called the same,
@@ -277,15 +290,26 @@ pub fn score_methods(
         let mut per_score: Vec<Vec<MethodCurves>> = Vec::new();
         let mut usable = true;
         for which in 0..SCORES.len() {
+            let scale = if protocol.normalise {
+                match (
+                    pair_scale(&all, which, false),
+                    pair_scale(&all, which, true),
+                ) {
+                    (Some(d), Some(i)) => Some([d, i]),
+                    _ => {
+                        usable = false;
+                        break;
+                    }
+                }
+            } else {
+                None
+            };
             let mut row = Vec::new();
             for (name, cs) in &all {
                 let mut d_sum = vec![0.0; steps + 1];
                 let mut i_sum = vec![0.0; steps + 1];
                 for c in cs {
-                    let Some((d, ins)) = areas(c, which, protocol.normalise) else {
-                        usable = false;
-                        break;
-                    };
+                    let (d, ins) = areas(c, which, scale);
                     for k in 0..=steps {
                         d_sum[k] += d[k] / cs.len() as f64;
                         i_sum[k] += ins[k] / cs.len() as f64;
