@@ -27,23 +27,12 @@ pub fn roc_svg(scores: &PairScores) -> Result<String> {
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..1f64, 0f64..1f64)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 14))
-            .x_desc("false positive rate (same-class pairs called different)")
-            .y_desc("true positive rate")
-            .x_labels(6)
-            .y_labels(6)
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(plot_error)?;
+        let mut chart = unit_axes(
+            &root,
+            0f64..1f64,
+            "false positive rate (same-class pairs called different)",
+            "true positive rate",
+        )?;
         chart
             .draw_series(LineSeries::new(
                 [(0.0, 0.0), (1.0, 1.0)],
@@ -241,6 +230,33 @@ pub fn faithfulness_svg(faithfulness: &Faithfulness) -> Result<String> {
 
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
+/// A chart over `x ∈ [0, 1]` and `y`, with the report's margins, fonts and six labels a side.
+fn unit_axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    y: std::ops::Range<f64>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<Chart<'a, 'b>> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..1f64, y)
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_labels(6)
+        .y_labels(6)
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(plot_error)?;
+    Ok(chart)
+}
+
 fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) -> Result<()> {
     chart
         .configure_series_labels()
@@ -265,23 +281,12 @@ pub fn reliability_svg(scores: &PairScores) -> Result<String> {
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..1f64, 0f64..1f64)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 14))
-            .x_desc("predicted similarity (probability of same)")
-            .y_desc("fraction of pairs that are the same class")
-            .x_labels(6)
-            .y_labels(6)
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(plot_error)?;
+        let mut chart = unit_axes(
+            &root,
+            0f64..1f64,
+            "predicted similarity (probability of same)",
+            "fraction of pairs that are the same class",
+        )?;
         chart
             .draw_series(LineSeries::new(
                 [(0.0, 0.0), (1.0, 1.0)],
