@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use lookalike_core::dataset::{self, LabelledFolder};
-use lookalike_engine::faithfulness::{score_methods, Protocol};
+use lookalike_engine::faithfulness::{score_methods, MapOrder, Protocol};
 use lookalike_explain::faithfulness::Mode;
 
 use super::explainers::{registry, MethodArgs};
@@ -42,6 +42,10 @@ pub struct EvalExplanationsArgs {
     /// pixels per step; fewer steps sample the same curve more coarsely).
     #[arg(long, default_value_t = 224)]
     pub steps: usize,
+    /// Which map orders the pixels: `signed` (the evidence for similarity minus the evidence
+    /// against it, before ReLU) or `shown` (the similarity-direction map a user sees, after ReLU).
+    #[arg(long, default_value = "signed", value_parser = ["signed", "shown"])]
+    pub order: String,
     /// `conditional` (perturb image A only) or `simultaneous` (both images).
     #[arg(long, default_value = "conditional", value_parser = ["conditional", "simultaneous"])]
     pub mode: String,
@@ -95,6 +99,11 @@ pub fn protocol(
         Mode::Conditional
     };
     p.normalise = args.normalise == "pair";
+    p.order = if args.order == "shown" {
+        MapOrder::Shown
+    } else {
+        MapOrder::Signed
+    };
     p.score = if args.score == "similarity" {
         "similarity"
     } else {
@@ -155,12 +164,13 @@ pub fn run(args: EvalExplanationsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{} on {} pairs of {} ({same} same, {} different; layer {layer}; maps of the {}; {} \
+        "{} on {} pairs of {} ({same} same, {} different; layer {layer}; {:?} maps of the {}; {} \
          steps, {:?}, {} normalisation; scored by the {}; baseline: {} smooth random maps)",
         model.describe(),
         pairs.len(),
         args.data.display(),
         pairs.len() - same,
+        protocol.order,
         protocol.target,
         args.steps,
         protocol.mode,

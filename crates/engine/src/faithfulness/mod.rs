@@ -4,8 +4,9 @@
 //! and `lookalike report` both run this.
 //!
 //! The protocol, stated in every result ([`Protocol`]):
-//! - each method's map of the similarity direction (the factual map of a pair called the same,
-//!   the counterfactual one otherwise), upsampled bilinearly to the image;
+//! - each method's signed map of the evidence for similarity (the map towards "same" minus the map
+//!   towards "different", [`MapOrder::Signed`]), or the map shown to a user (the similarity
+//!   direction after ReLU, [`MapOrder::Shown`]), upsampled bilinearly to the image;
 //! - deletion to the mean colour and insertion from a Gaussian blur, `steps` steps;
 //! - scored by the head's logit and by the similarity, from the same forward passes;
 //! - per pair, every curve min-max rescaled by the smallest and largest score any method's curve
@@ -16,7 +17,11 @@
 //!   explainer's grid, upsampled like the real maps;
 //! - a pair where any method's map is flat is left out for every method.
 
+mod order;
 mod stats;
+
+use order::similarity_maps;
+pub use order::MapOrder;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -50,6 +55,8 @@ pub struct Protocol {
     pub layer: Layer,
     /// Steps of each curve (`1/steps` of the pixels each).
     pub steps: usize,
+    /// Which map orders the pixels.
+    pub order: MapOrder,
     /// Conditional (image A perturbed) or simultaneous (both).
     pub mode: Mode,
     /// Per-pair min-max rescaling of the curves, one scale for all methods of a pair.
@@ -74,6 +81,7 @@ impl Protocol {
             target: "logit",
             layer,
             steps,
+            order: MapOrder::Signed,
             mode: Mode::Conditional,
             normalise: true,
             score: "logit",
@@ -198,16 +206,6 @@ fn areas(c: &Curves, which: usize, scale: Option<[(f64, f64); 2]>) -> (Vec<f64>,
     }
 }
 
-/// The map that explains the similarity, for each side: factual when called the same,
-/// counterfactual otherwise.
-fn similarity_maps(e: &lookalike_explain::PairExplanation) -> (SaliencyMap, SaliencyMap) {
-    if e.same {
-        (e.a.factual.clone(), e.b.factual.clone())
-    } else {
-        (e.a.counterfactual.clone(), e.b.counterfactual.clone())
-    }
-}
-
 /// Deletion and insertion areas of every method in `methods` and of the smooth random
 /// baseline ([`RANDOM`]) on the image pairs `pairs`. `progress` is called after each pair.
 pub fn score_methods(
@@ -239,7 +237,7 @@ pub fn score_methods(
             )?
             .swap_remove(0);
             start.get_or_insert(e.similarity);
-            let (ma, mb) = similarity_maps(&e);
+            let (ma, mb) = similarity_maps(&e, protocol.order);
             maps.push((m.name().to_string(), ma, mb));
         }
         let any_flat = maps
