@@ -60,7 +60,12 @@ fn signed(towards: &SaliencyMap, against: &SaliencyMap) -> SaliencyMap {
         .collect();
     let lo = diff.iter().copied().fold(f32::INFINITY, f32::min);
     let hi = diff.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if !(hi - lo > 1e-6 * hi.abs().max(lo.abs())) || !lo.is_finite() || !hi.is_finite() {
+    let spread = hi - lo;
+    if !lo.is_finite()
+        || !hi.is_finite()
+        || spread.is_nan()
+        || spread <= 1e-6 * hi.abs().max(lo.abs())
+    {
         return SaliencyMap::flat(
             towards.height,
             towards.width,
