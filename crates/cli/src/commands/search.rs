@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use lookalike_core::{parse_device, BackboneKind, DecodeLimits};
-use lookalike_engine::collection::{Collection, QueryImage, SearchHit, SearchRequest};
+use lookalike_engine::collection::{
+    Collection, GroupResults, QueryImage, SearchHit, SearchRequest,
+};
 use lookalike_index::Filter;
 use serde_json::json;
 
@@ -25,9 +27,15 @@ pub struct SearchArgs {
     /// Skip this many of the best hits first (paging).
     #[arg(long, default_value_t = 0)]
     offset: usize,
-    /// Only images whose metadata has key=value (repeat for several; all must hold).
-    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    /// Only images whose metadata match (repeat for several; all must hold): `label=bag`,
+    /// `label!=bag`, `colour in (red, blue)`, `price<50`, `20<=price<=80`, `in_stock`,
+    /// `brand exists`, `not COND`.
+    #[arg(long = "filter", value_name = "CONDITION")]
     filters: Vec<String>,
+    /// Return the k best groups of images sharing this metadata key (`product`): each with its
+    /// best image and the ids of its other images.
+    #[arg(long, value_name = "KEY", conflicts_with = "explain")]
+    group_by: Option<String>,
     /// HNSW beam width (higher: better recall, slower).
     #[arg(long)]
     ef: Option<usize>,
@@ -89,6 +97,13 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             QueryImage::from_file(&a.query, &DecodeLimits::default(), &collection.preprocess())
                 .with_context(searching)?;
         let vector = collection.vector_of(&query).with_context(searching)?;
+        if let Some(key) = &a.group_by {
+            let found = collection
+                .search_groups(vector, &request, key, None)
+                .await
+                .with_context(searching)?;
+            return print_groups(&a, &found);
+        }
         let found = collection
             .search_vector(vector, &request)
             .await
@@ -159,6 +174,41 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Prints a grouped search: one line per group, or the JSON object.
+fn print_groups(a: &SearchArgs, found: &GroupResults) -> anyhow::Result<()> {
+    if a.json {
+        let out = json!({
+            "collection": a.name,
+            "query": a.query.display().to_string(),
+            "k": a.k,
+            "offset": a.offset,
+            "group_by": found.group_by,
+            "out_of_catalogue": found.novelty.is_some_and(|n| n.out_of_catalogue),
+            "novelty": found.novelty,
+            "groups": found.groups,
+        });
+        return super::emit(&serde_json::to_string_pretty(&out)?);
+    }
+    for (i, g) in found.groups.iter().enumerate() {
+        let h = &g.best;
+        super::emit(&format!(
+            "{:>3}. {:.4} (logit {:>9.3}) {} {:<16} best {:>6} (+{} more) {}",
+            a.offset + i + 1,
+            h.similarity,
+            h.logit,
+            if h.same { "same" } else { "diff" },
+            g.group.as_deref().unwrap_or("-"),
+            h.id,
+            g.other_ids.len(),
+            h.path
+        ))?;
+    }
+    if found.groups.is_empty() {
+        super::emit("no matches")?;
+    }
+    Ok(())
 }
 
 /// Explains the query against every hit in one batch and writes `OUT/RANK-ID/`; returns each

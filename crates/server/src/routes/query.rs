@@ -25,6 +25,8 @@ pub enum Source {
     },
     /// An image of the collection ("more like this").
     Stored(u64),
+    /// A product of the collection: the search resolves it to its first image.
+    Product(String),
 }
 
 impl Source {
@@ -169,6 +171,11 @@ pub async fn load(
                 .ok_or_else(|| ApiError::unknown_image(name, *id))?,
         ),
         Source::Bytes { .. } => None,
+        Source::Product(p) => {
+            return Err(ApiError::internal(format!(
+                "product {p:?} was not resolved to an image"
+            )))
+        }
     };
     let limits = state.config.limits;
     let collection = collection.clone();
@@ -183,6 +190,9 @@ pub async fn load(
                 }
                 (Source::Stored(id), None) => {
                     return Err(ApiError::internal(format!("image {id} has no file")))
+                }
+                (Source::Product(p), None) => {
+                    return Err(ApiError::internal(format!("product {p:?} has no image")))
                 }
             };
             let vector = if embed {
