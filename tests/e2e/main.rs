@@ -18,6 +18,7 @@ mod pg_cli;
 mod pg_shards;
 mod pg_tls;
 mod products;
+mod region;
 mod report_cli;
 mod server_api;
 mod server_guards;

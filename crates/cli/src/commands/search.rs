@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use lookalike_core::{parse_device, BackboneKind, DecodeLimits};
 use lookalike_engine::collection::{
-    Collection, GroupResults, QueryImage, SearchHit, SearchRequest,
+    Collection, Crop, GroupResults, QueryImage, Region, SearchHit, SearchRequest, UsedBox,
 };
 use lookalike_index::Filter;
 use serde_json::json;
@@ -36,6 +36,13 @@ pub struct SearchArgs {
     /// best image and the ids of its other images.
     #[arg(long, value_name = "KEY", conflicts_with = "explain")]
     group_by: Option<String>,
+    /// Search with this box of the query: X,Y,W,H in pixels, or in fractions of the image
+    /// when all four are at most 1 (0.5,0,0.5,1 is the right half).
+    #[arg(long, value_name = "X,Y,W,H", value_parser = Region::parse, conflicts_with = "auto_crop")]
+    crop: Option<Region>,
+    /// Search with the main object's box (the border-contrast object box; printed).
+    #[arg(long)]
+    auto_crop: bool,
     /// HNSW beam width (higher: better recall, slower).
     #[arg(long)]
     ef: Option<usize>,
@@ -93,16 +100,32 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         };
         let searching = || format!("searching {:?} for {}", a.name, a.query.display());
         // Decoded once: to search, and to explain.
-        let query =
-            QueryImage::from_file(&a.query, &DecodeLimits::default(), &collection.preprocess())
-                .with_context(searching)?;
+        let crop = match (a.crop, a.auto_crop) {
+            (Some(region), _) => Crop::Box(region),
+            (None, true) => Crop::Auto,
+            (None, false) => Crop::Whole,
+        };
+        let (query, used) = QueryImage::from_file_cropped(
+            &a.query,
+            &DecodeLimits::default(),
+            &collection.preprocess(),
+            crop,
+        )
+        .with_context(searching)?;
+        if let (Some(b), false) = (used, a.json) {
+            let [x, y, w, h] = b.rect;
+            super::emit(&format!(
+                "region ({}): {x},{y},{w},{h} of {}x{}",
+                b.method, b.image_size[0], b.image_size[1]
+            ))?;
+        }
         let vector = collection.vector_of(&query).with_context(searching)?;
         if let Some(key) = &a.group_by {
             let found = collection
                 .search_groups(vector, &request, key, None)
                 .await
                 .with_context(searching)?;
-            return print_groups(&a, &found);
+            return print_groups(&a, &found, used);
         }
         let found = collection
             .search_vector(vector, &request)
@@ -127,6 +150,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                 }
             }
             let out = serde_json::json!({
+                "crop": used,
                 "collection": a.name,
                 "query": a.query.display().to_string(),
                 "k": a.k,
@@ -177,9 +201,10 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
 }
 
 /// Prints a grouped search: one line per group, or the JSON object.
-fn print_groups(a: &SearchArgs, found: &GroupResults) -> anyhow::Result<()> {
+fn print_groups(a: &SearchArgs, found: &GroupResults, used: Option<UsedBox>) -> anyhow::Result<()> {
     if a.json {
         let out = json!({
+            "crop": used,
             "collection": a.name,
             "query": a.query.display().to_string(),
             "k": a.k,

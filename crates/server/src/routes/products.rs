@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use lookalike_engine::collection::{Collection, CollectionError, SearchRequest, PRODUCT_KEY};
+use lookalike_engine::collection::{Collection, CollectionError, Crop, SearchRequest, PRODUCT_KEY};
 use serde_json::{json, Value};
 
 use super::image_view;
-use super::query::{load, Source};
+use super::query::{load_cropped, Source};
 use crate::auth::{check, Access};
 use crate::body::{self, Body};
 use crate::error::ApiError;
@@ -29,6 +29,7 @@ pub async fn search_groups(
     collection: &Arc<Collection>,
     name: &str,
     source: Source,
+    crop: Crop,
     request: &SearchRequest,
     group_by: &str,
     min_similarity: f64,
@@ -38,8 +39,9 @@ pub async fn search_groups(
             "group_by must be a metadata key (1 to 256 bytes), e.g. \"product\"",
         ));
     }
+    let mut used = None;
     let found = match source {
-        Source::Stored(id) => {
+        Source::Stored(id) if crop == Crop::Whole => {
             let point = collection
                 .store()
                 .get(&[id])
@@ -57,7 +59,9 @@ pub async fn search_groups(
                 .await?
         }
         source => {
-            let (_, vector) = load(state, collection, name, source, true).await?;
+            let (_, vector, cut) =
+                load_cropped(state, collection, name, source, true, crop).await?;
+            used = cut;
             let vector = vector.ok_or_else(|| ApiError::internal("no query vector"))?;
             collection
                 .search_groups(vector, request, group_by, None)
@@ -89,6 +93,7 @@ pub async fn search_groups(
         "out_of_catalogue": found.novelty.is_some_and(|n| n.out_of_catalogue),
         "novelty": found.novelty,
         "threshold": collection.models().facts().threshold,
+        "crop": used,
     }))
 }
 

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use lookalike_engine::collection::SearchRequest;
+use lookalike_engine::collection::{Crop, Region, SearchRequest};
 use lookalike_index::{Condition, Filter, Metadata};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::image_view;
-use super::query::{load, ExplainOptions, Source};
+use super::query::{load, load_cropped, ExplainOptions, Source};
 use crate::auth::{check, Access};
 use crate::body::{self, Body};
 use crate::error::ApiError;
@@ -39,6 +39,8 @@ struct SearchJson {
     ef: Option<usize>,
     explain: Option<ExplainOptions>,
     group_by: Option<String>,
+    crop: Option<Vec<f64>>,
+    auto_crop: Option<bool>,
 }
 
 /// A search as asked, before checking.
@@ -48,6 +50,7 @@ struct Asked {
     offset: usize,
     filter: Filter,
     group_by: Option<String>,
+    crop: Crop,
     min_similarity: f64,
     ef: Option<usize>,
     explain: Option<ExplainOptions>,
@@ -71,6 +74,7 @@ fn asked(body: Body) -> Result<Asked, ApiError> {
                 offset: j.offset.unwrap_or(0),
                 filter: to_filter(j.filter.as_ref())?,
                 group_by: j.group_by,
+                crop: crop_of(j.crop.as_deref(), j.auto_crop.unwrap_or(false))?,
                 min_similarity: j.min_similarity.unwrap_or(0.0),
                 ef: j.ef,
                 explain: j.explain,
@@ -88,6 +92,20 @@ fn asked(body: Body) -> Result<Asked, ApiError> {
                 },
             };
             let group_by = form.text("group_by").map(str::to_string);
+            let crop = match form.text("crop") {
+                Some(text) => Some(
+                    text.split(',')
+                        .map(|v| v.trim().parse::<f64>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|_| {
+                            ApiError::bad_request(
+                                "the form field \"crop\" is x,y,w,h: four numbers",
+                            )
+                        })?,
+                ),
+                None => None,
+            };
+            let crop = crop_of(crop.as_deref(), form.text("auto_crop") == Some("true"))?;
             let explain = match form.text("method") {
                 Some(_) => Some(ExplainOptions::from_form(&form)?),
                 None => None,
@@ -99,10 +117,23 @@ fn asked(body: Body) -> Result<Asked, ApiError> {
                 ef: form.number("ef")?,
                 filter,
                 group_by,
+                crop,
                 explain,
                 source: Source::from_form(&mut form)?,
             })
         }
+    }
+}
+
+/// The API's `crop` and `auto_crop`: at most one.
+fn crop_of(crop: Option<&[f64]>, auto: bool) -> Result<Crop, ApiError> {
+    match (crop, auto) {
+        (Some(_), true) => Err(ApiError::bad_request("give crop or auto_crop, not both")),
+        (Some(v), false) => Ok(Crop::Box(
+            Region::from_slice(v).map_err(ApiError::bad_request)?,
+        )),
+        (None, true) => Ok(Crop::Auto),
+        (None, false) => Ok(Crop::Whole),
     }
 }
 
@@ -226,6 +257,7 @@ pub async fn search(
             &collection,
             &name,
             a.source,
+            a.crop,
             &request,
             key,
             a.min_similarity,
@@ -235,8 +267,9 @@ pub async fn search(
         groups["took_ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
         return Ok(HttpResponse::Ok().json(groups));
     }
+    let mut used = None;
     let (query, found) = match a.source {
-        Source::Stored(id) => {
+        Source::Stored(id) if a.crop == Crop::Whole => {
             let found = collection
                 .search_like(id, &request)
                 .await?
@@ -253,7 +286,9 @@ pub async fn search(
             (query, found)
         }
         source => {
-            let (query, vector) = load(&state, &collection, &name, source, true).await?;
+            let (query, vector, cut) =
+                load_cropped(&state, &collection, &name, source, true, a.crop).await?;
+            used = cut;
             let vector = vector.ok_or_else(|| ApiError::internal("no query vector"))?;
             (
                 Some(query),
@@ -315,6 +350,7 @@ pub async fn search(
         "out_of_catalogue": novelty.is_some_and(|n| n.out_of_catalogue),
         "novelty": novelty,
         "threshold": collection.models().facts().threshold,
+        "crop": used,
         "took_ms": started.elapsed().as_secs_f64() * 1000.0,
     })))
 }
