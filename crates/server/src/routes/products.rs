@@ -23,17 +23,34 @@ pub fn unknown_product(collection: &str, product: &str) -> ApiError {
     )
 }
 
+/// A grouped search as asked.
+pub struct GroupedSearch<'a> {
+    /// The query image.
+    pub source: Source,
+    /// The part of it to search with.
+    pub crop: Crop,
+    /// k, offset, filter, ef.
+    pub request: &'a SearchRequest,
+    /// The metadata key to group by.
+    pub group_by: &'a str,
+    /// Groups whose best hit is less similar are left out.
+    pub min_similarity: f64,
+}
+
 /// A grouped search's JSON: `groups`, each with its group value, best hit and other ids.
 pub async fn search_groups(
     state: &web::Data<AppState>,
     collection: &Arc<Collection>,
     name: &str,
-    source: Source,
-    crop: Crop,
-    request: &SearchRequest,
-    group_by: &str,
-    min_similarity: f64,
+    asked: GroupedSearch<'_>,
 ) -> Result<Value, ApiError> {
+    let GroupedSearch {
+        source,
+        crop,
+        request,
+        group_by,
+        min_similarity,
+    } = asked;
     if group_by.is_empty() || group_by.len() > 256 {
         return Err(ApiError::bad_request(
             "group_by must be a metadata key (1 to 256 bytes), e.g. \"product\"",

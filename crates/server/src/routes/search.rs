@@ -256,11 +256,13 @@ pub async fn search(
             &state,
             &collection,
             &name,
-            a.source,
-            a.crop,
-            &request,
-            key,
-            a.min_similarity,
+            super::products::GroupedSearch {
+                source: a.source,
+                crop: a.crop,
+                request: &request,
+                group_by: key,
+                min_similarity: a.min_similarity,
+            },
         )
         .await?;
         let mut groups = groups;
