@@ -448,9 +448,9 @@ fn collection_errors_name_the_problem() {
             "--data-dir",
             d,
             "--filter",
-            "label",
+            "price<<3",
         ],
-        "expected key=value",
+        "bad filter \"price<<3\"",
     );
     ok(&[
         "index",

@@ -166,7 +166,7 @@ fn bad_input_gets_a_4xx_that_names_it_and_the_server_keeps_serving() {
             "POST",
             search,
             &[],
-            &json!({"id": 0, "filter": {"tags": [1]}}),
+            &json!({"id": 0, "filter": {"tags": [{"a": 1}]}}),
         ),
         400,
         "filter \"tags\"",

@@ -11,6 +11,8 @@
 //!   rebuilds, search that re-ranks the store's candidates with the model's exact head, and
 //!   explanations of hits. Its model is a pool of replicas, so one collection serves many
 //!   threads.
+//! - [`feed`]: product feeds (Merchant Center columns in CSV, TSV or JSON Lines) and fetching
+//!   their images safely; `Collection::import_feed` imports them idempotently.
 //! - [`explainers`]: the registry of every explainer (Grad-CAM and the plugins).
 //! - [`oneshot`]: N-way one-shot classification over held-out classes (Koch et al.'s Omniglot
 //!   benchmark).
@@ -27,6 +29,7 @@ pub mod embed;
 pub mod evaluate;
 pub mod explainers;
 pub mod faithfulness;
+pub mod feed;
 pub mod oneshot;
 pub mod report;
 pub mod train;

@@ -25,7 +25,7 @@ mod vectors;
 
 pub use embedded::{EmbeddedOptions, EmbeddedStore, IndexStats, OpenTimings};
 pub use error::{check_vector, StoreError};
-pub use filter::{indexable_pairs, scalar_text, Filter};
+pub use filter::{indexable_pairs, scalar_text, Bound, Condition, Filter};
 pub use flat::FlatStore;
 pub use metric::Metric;
 pub use pgvector::{

@@ -33,6 +33,10 @@ pub struct ServeConfig {
     pub device: tch::Device,
     /// The most RISE masks one explanation may ask for (each is a backbone forward).
     pub max_masks: usize,
+    /// Where image paths of imported feeds are looked for (`None`: URLs only).
+    pub images_root: Option<PathBuf>,
+    /// Whether imported feeds may point at private and loopback addresses.
+    pub allow_private_urls: bool,
 }
 
 impl Default for ServeConfig {
@@ -53,6 +57,8 @@ impl Default for ServeConfig {
             heavy_slots: 1,
             device: tch::Device::Cpu,
             max_masks: 1000,
+            images_root: None,
+            allow_private_urls: false,
         }
     }
 }

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use lookalike_core::{parse_device, BackboneKind};
-use lookalike_engine::collection::{AddEvent, AddOptions, Collection, ModelRef, StoreRef};
+use lookalike_engine::collection::{
+    AddEvent, AddOptions, Collection, ModelRef, StoreRef, PRODUCT_KEY,
+};
 use lookalike_index::PointId;
 
 use super::progress;
@@ -49,9 +51,11 @@ enum IndexCommand {
     Create(CreateArgs),
     /// Add images (files or folders, recursively); files already indexed are skipped.
     Add(AddArgs),
-    /// Delete images by id.
+    /// Import a product feed (Merchant Center columns; CSV, TSV or JSON Lines), idempotently.
+    Import(super::import::ImportArgs),
+    /// Delete images by id, or every image of a product (--product).
     Rm(RmArgs),
-    /// Set (KEY=VALUE) or remove (KEY=) metadata keys of one image.
+    /// Set (KEY=VALUE) or remove (KEY=) metadata keys of one image or of a product's images.
     Set(SetArgs),
     /// Show a collection's model, store, size and warnings.
     Info(InfoArgs),
@@ -131,6 +135,9 @@ struct AddArgs {
     /// completes its share.
     #[arg(long, value_name = "I/N", value_parser = parse_worker)]
     worker: Option<(usize, usize)>,
+    /// KEY=VALUE to give every added image (repeatable), e.g. `--meta product=SKU-1`.
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    meta: Vec<String>,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -154,8 +161,11 @@ struct RmArgs {
     /// The collection.
     name: String,
     /// Ids to delete.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "product")]
     ids: Vec<PointId>,
+    /// Delete every image of this product instead.
+    #[arg(long, conflicts_with = "ids")]
+    product: Option<String>,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -164,11 +174,12 @@ struct RmArgs {
 struct SetArgs {
     /// The collection.
     name: String,
-    /// The image's id.
-    id: PointId,
-    /// KEY=VALUE to set (a number, true/false or JSON stays typed; anything else is text), KEY=
-    /// to remove.
-    #[arg(required = true, value_name = "KEY=VALUE")]
+    /// Update every image of this product instead of one image.
+    #[arg(long)]
+    product: Option<String>,
+    /// The image's id (unless --product), then KEY=VALUE to set (a number, true/false or JSON
+    /// stays typed; anything else is text), KEY= to remove.
+    #[arg(required = true, value_name = "ID KEY=VALUE")]
     pairs: Vec<String>,
     #[command(flatten)]
     data: DataDirArgs,
@@ -200,6 +211,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
         match args.command {
             IndexCommand::Create(a) => create(a).await,
             IndexCommand::Add(a) => add(a).await,
+            IndexCommand::Import(a) => super::import::run(a).await,
             IndexCommand::Rm(a) => rm(a).await,
             IndexCommand::Set(a) => set(a).await,
             IndexCommand::Info(a) => info(a).await,
@@ -304,8 +316,10 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
         worker: a.worker,
         ..AddOptions::default()
     };
+    let mut meta = metadata_pairs(&a.meta)?;
+    meta.retain(|_, v| !v.is_null());
     let report = collection
-        .add(&a.paths, options, |event| match event {
+        .add_with_metadata(&a.paths, &meta, options, |event| match event {
             AddEvent::Planned {
                 found,
                 new,
@@ -352,33 +366,83 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
 
 async fn rm(a: RmArgs) -> anyhow::Result<()> {
     let collection = a.data.open(&a.name).await?;
+    if let Some(product) = &a.product {
+        let n = collection.remove_product(product).await?;
+        anyhow::ensure!(
+            n > 0,
+            "collection {:?} has no image of product {product:?}",
+            a.name
+        );
+        println!(
+            "deleted {n} images of product {product:?} from {:?}",
+            a.name
+        );
+        return Ok(());
+    }
     let n = collection.remove(&a.ids).await?;
     println!("deleted {n} of {} ids from {:?}", a.ids.len(), a.name);
     Ok(())
 }
 
-async fn set(a: SetArgs) -> anyhow::Result<()> {
+/// `KEY=VALUE` pairs as metadata: a number, true/false or JSON stays typed, anything else is
+/// text (a `product` always text), and `KEY=` is `null` (removes the key in an update).
+fn metadata_pairs(pairs: &[String]) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let mut patch = serde_json::Map::new();
-    for pair in &a.pairs {
+    for pair in pairs {
         let (k, v) = pair
             .split_once('=')
             .filter(|(k, _)| !k.trim().is_empty())
             .with_context(|| format!("bad metadata {pair:?}: expected KEY=VALUE"))?;
+        let key = k.trim();
         let value = if v.is_empty() {
             serde_json::Value::Null
+        } else if key == PRODUCT_KEY {
+            serde_json::Value::String(v.to_string())
         } else {
             serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
         };
-        patch.insert(k.trim().to_string(), value);
+        patch.insert(key.to_string(), value);
     }
+    Ok(patch)
+}
+
+async fn set(a: SetArgs) -> anyhow::Result<()> {
+    let (id, pairs) = match &a.product {
+        Some(_) => (None, &a.pairs[..]),
+        None => {
+            let id: PointId = a.pairs[0].parse().with_context(|| {
+                format!(
+                    "{:?} is not an image id: give `index set NAME ID KEY=VALUE...` or \
+                     `index set NAME --product PRODUCT KEY=VALUE...`",
+                    a.pairs[0]
+                )
+            })?;
+            (Some(id), &a.pairs[1..])
+        }
+    };
+    anyhow::ensure!(!pairs.is_empty(), "give at least one KEY=VALUE to set");
+    let patch = metadata_pairs(pairs)?;
     let collection = a.data.open(&a.name).await?;
-    anyhow::ensure!(
-        collection.update_metadata(a.id, patch).await?,
-        "collection {:?} has no image with id {}",
-        a.name,
-        a.id
-    );
-    println!("updated image {} of {:?}", a.id, a.name);
+    match (&a.product, id) {
+        (Some(product), _) => {
+            let n = collection.update_product(product, patch).await?;
+            anyhow::ensure!(
+                n > 0,
+                "collection {:?} has no image of product {product:?}",
+                a.name
+            );
+            println!("updated {n} images of product {product:?} in {:?}", a.name);
+        }
+        (None, Some(id)) => {
+            anyhow::ensure!(
+                collection.update_metadata(id, patch).await?,
+                "collection {:?} has no image with id {id}",
+                a.name,
+            );
+            println!("updated image {id} of {:?}", a.name);
+        }
+        (None, None) => anyhow::bail!("give an image id or --product"),
+    }
     Ok(())
 }
 

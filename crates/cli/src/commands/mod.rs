@@ -9,6 +9,7 @@ pub mod eval_explanations;
 pub mod eval_oneshot;
 pub mod explain;
 pub mod explainers;
+pub mod import;
 pub mod index;
 mod model;
 mod progress;

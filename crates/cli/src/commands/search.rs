@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use lookalike_core::{parse_device, BackboneKind, DecodeLimits};
-use lookalike_engine::collection::{Collection, QueryImage, SearchHit, SearchRequest};
+use lookalike_engine::collection::{
+    Collection, Crop, GroupResults, QueryImage, Region, SearchHit, SearchRequest, UsedBox,
+};
 use lookalike_index::Filter;
 use serde_json::json;
 
@@ -25,9 +27,22 @@ pub struct SearchArgs {
     /// Skip this many of the best hits first (paging).
     #[arg(long, default_value_t = 0)]
     offset: usize,
-    /// Only images whose metadata has key=value (repeat for several; all must hold).
-    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    /// Only images whose metadata match (repeat for several; all must hold): `label=bag`,
+    /// `label!=bag`, `colour in (red, blue)`, `price<50`, `20<=price<=80`, `in_stock`,
+    /// `brand exists`, `not COND`.
+    #[arg(long = "filter", value_name = "CONDITION")]
     filters: Vec<String>,
+    /// Return the k best groups of images sharing this metadata key (`product`): each with its
+    /// best image and the ids of its other images.
+    #[arg(long, value_name = "KEY", conflicts_with = "explain")]
+    group_by: Option<String>,
+    /// Search with this box of the query: X,Y,W,H in pixels, or in fractions of the image
+    /// when all four are at most 1 (0.5,0,0.5,1 is the right half).
+    #[arg(long, value_name = "X,Y,W,H", value_parser = Region::parse, conflicts_with = "auto_crop")]
+    crop: Option<Region>,
+    /// Search with the main object's box (the border-contrast object box; printed).
+    #[arg(long)]
+    auto_crop: bool,
     /// HNSW beam width (higher: better recall, slower).
     #[arg(long)]
     ef: Option<usize>,
@@ -85,10 +100,33 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         };
         let searching = || format!("searching {:?} for {}", a.name, a.query.display());
         // Decoded once: to search, and to explain.
-        let query =
-            QueryImage::from_file(&a.query, &DecodeLimits::default(), &collection.preprocess())
-                .with_context(searching)?;
+        let crop = match (a.crop, a.auto_crop) {
+            (Some(region), _) => Crop::Box(region),
+            (None, true) => Crop::Auto,
+            (None, false) => Crop::Whole,
+        };
+        let (query, used) = QueryImage::from_file_cropped(
+            &a.query,
+            &DecodeLimits::default(),
+            &collection.preprocess(),
+            crop,
+        )
+        .with_context(searching)?;
+        if let (Some(b), false) = (used, a.json) {
+            let [x, y, w, h] = b.rect;
+            super::emit(&format!(
+                "region ({}): {x},{y},{w},{h} of {}x{}",
+                b.method, b.image_size[0], b.image_size[1]
+            ))?;
+        }
         let vector = collection.vector_of(&query).with_context(searching)?;
+        if let Some(key) = &a.group_by {
+            let found = collection
+                .search_groups(vector, &request, key, None)
+                .await
+                .with_context(searching)?;
+            return print_groups(&a, &found, used);
+        }
         let found = collection
             .search_vector(vector, &request)
             .await
@@ -112,6 +150,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                 }
             }
             let out = serde_json::json!({
+                "crop": used,
                 "collection": a.name,
                 "query": a.query.display().to_string(),
                 "k": a.k,
@@ -159,6 +198,42 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Prints a grouped search: one line per group, or the JSON object.
+fn print_groups(a: &SearchArgs, found: &GroupResults, used: Option<UsedBox>) -> anyhow::Result<()> {
+    if a.json {
+        let out = json!({
+            "crop": used,
+            "collection": a.name,
+            "query": a.query.display().to_string(),
+            "k": a.k,
+            "offset": a.offset,
+            "group_by": found.group_by,
+            "out_of_catalogue": found.novelty.is_some_and(|n| n.out_of_catalogue),
+            "novelty": found.novelty,
+            "groups": found.groups,
+        });
+        return super::emit(&serde_json::to_string_pretty(&out)?);
+    }
+    for (i, g) in found.groups.iter().enumerate() {
+        let h = &g.best;
+        super::emit(&format!(
+            "{:>3}. {:.4} (logit {:>9.3}) {} {:<16} best {:>6} (+{} more) {}",
+            a.offset + i + 1,
+            h.similarity,
+            h.logit,
+            if h.same { "same" } else { "diff" },
+            g.group.as_deref().unwrap_or("-"),
+            h.id,
+            g.other_ids.len(),
+            h.path
+        ))?;
+    }
+    if found.groups.is_empty() {
+        super::emit("no matches")?;
+    }
+    Ok(())
 }
 
 /// Explains the query against every hit in one batch and writes `OUT/RANK-ID/`; returns each

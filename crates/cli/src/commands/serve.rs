@@ -70,6 +70,12 @@ pub struct ServeArgs {
     /// Explanations and adds that may run at once (apart from searches).
     #[arg(long, default_value_t = 1)]
     heavy_slots: usize,
+    /// Where image paths of feeds imported through the API are looked for.
+    #[arg(long, value_name = "DIR")]
+    images_root: Option<std::path::PathBuf>,
+    /// Let imported feeds fetch from private and loopback addresses (a local test server).
+    #[arg(long)]
+    allow_private_urls: bool,
 }
 
 /// Runs `lookalike serve`.
@@ -102,6 +108,8 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         heavy_slots: a.heavy_slots.max(1),
         max_masks: a.max_masks,
         device: parse_device(&a.data.device)?,
+        images_root: a.images_root.clone(),
+        allow_private_urls: a.allow_private_urls,
     };
     let data_dir = config.data_dir.clone();
     actix_web::rt::System::new().block_on(async move {

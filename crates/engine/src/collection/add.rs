@@ -83,11 +83,12 @@ pub fn worker_of(sha256: &str, n: usize) -> usize {
     (u64::from_str_radix(head, 16).unwrap_or(0) % n.max(1) as u64) as usize
 }
 
-/// A file to add: where, its content hash, its class folder.
-struct Pending {
-    path: PathBuf,
-    sha256: String,
-    label: Option<String>,
+/// A file to add: where, its content hash, and the metadata it gets besides the collection's
+/// own keys (its class folder as `label`, or a feed row's keys).
+pub(crate) struct Pending {
+    pub(crate) path: PathBuf,
+    pub(crate) sha256: String,
+    pub(crate) metadata: Metadata,
 }
 
 fn sha256_of(path: &Path) -> Result<String, ImageError> {
@@ -172,22 +173,23 @@ impl Collection {
                     continue;
                 }
             }
-            let filter = Filter {
-                equals: vec![("sha256".into(), sha256.clone())],
-            };
+            let filter = Filter::equal("sha256", &sha256);
             if !seen.insert(sha256.clone()) || !self.store.ids(&filter).await?.is_empty() {
                 report.already_indexed += 1;
                 continue;
             }
             let path = std::path::absolute(&path).unwrap_or(path);
-            let label = path
-                .parent()
-                .and_then(Path::file_name)
-                .map(|n| n.to_string_lossy().into_owned());
+            let mut own = metadata.clone();
+            if let (Some(label), false) = (
+                path.parent().and_then(Path::file_name),
+                metadata.contains_key("label"),
+            ) {
+                own.insert("label".into(), json!(label.to_string_lossy()));
+            }
             pending.push(Pending {
                 path,
                 sha256,
-                label,
+                metadata: own,
             });
         }
         on_event(AddEvent::Planned {
@@ -195,37 +197,53 @@ impl Collection {
             new: pending.len(),
             already_indexed: report.already_indexed,
         });
+        self.add_pending(&pending, &options, &mut report, on_event)
+            .await?;
+        Ok(report)
+    }
+
+    /// Embeds and stores files already hashed and checked as new, batch by batch, then flushes
+    /// and records their neighbours; returns each file's new id (`None`: skipped). The caller
+    /// holds `self.adding`.
+    pub(crate) async fn add_pending(
+        &self,
+        pending: &[Pending],
+        options: &AddOptions,
+        report: &mut AddReport,
+        mut on_event: impl FnMut(AddEvent<'_>),
+    ) -> Result<Vec<Option<PointId>>, CollectionError> {
         let preprocess = self.preprocess();
-        let mut new_ids = Vec::new();
+        let mut ids = vec![None; pending.len()];
+        let mut start = 0;
         for batch in pending.chunks(options.batch_size.max(1)) {
             let added = self
-                .add_batch(
-                    batch,
-                    metadata,
-                    &options,
-                    &preprocess,
-                    &mut report,
-                    &mut on_event,
-                )
+                .add_batch(batch, options, &preprocess, report, &mut on_event)
                 .await?;
-            new_ids.extend(added.iter().map(|a| a.0));
-            on_event(AddEvent::Added(&added));
+            let pairs: Vec<(PointId, PathBuf)> = added
+                .iter()
+                .map(|&(i, id)| (id, batch[i].path.clone()))
+                .collect();
+            for (i, id) in added {
+                ids[start + i] = Some(id);
+            }
+            start += batch.len();
+            on_event(AddEvent::Added(&pairs));
         }
         self.store.flush().await?;
         // After the whole add, so that each new image sees every other one.
+        let new_ids: Vec<PointId> = ids.iter().flatten().copied().collect();
         self.record_neighbours(&new_ids).await?;
-        Ok(report)
+        Ok(ids)
     }
 
     async fn add_batch(
         &self,
         batch: &[Pending],
-        extra: &Metadata,
         options: &AddOptions,
         preprocess: &Preprocess,
         report: &mut AddReport,
         on_event: &mut impl FnMut(AddEvent<'_>),
-    ) -> Result<Vec<(PointId, PathBuf)>, CollectionError> {
+    ) -> Result<Vec<(usize, PointId)>, CollectionError> {
         let paths: Vec<PathBuf> = batch.iter().map(|p| p.path.clone()).collect();
         let thumbs = Mutex::new(vec![None; batch.len()]);
         let sizes = Mutex::new(vec![(0u32, 0u32); batch.len()]);
@@ -267,15 +285,19 @@ impl Collection {
         let thumbs = thumbs.into_inner().unwrap_or_default();
         let sizes = sizes.into_inner().unwrap_or_default();
         let mut points = Vec::with_capacity(embedded.paths.len());
+        let mut rows = Vec::with_capacity(embedded.paths.len());
+        // The embedded paths are the batch's, in order, less the skipped ones: walk both, so
+        // that two files with one path (a feed's shared image) each get their own metadata.
+        let mut next = 0;
         for (row, path) in embedded.paths.iter().enumerate() {
-            let i = batch.iter().position(|p| &p.path == path).unwrap_or(row);
+            let i = (next..batch.len())
+                .find(|&i| &batch[i].path == path)
+                .unwrap_or(row);
+            next = i + 1;
             let item = &batch[i];
-            let mut metadata = extra.clone();
+            let mut metadata = item.metadata.clone();
             metadata.insert("path".into(), json!(path.display().to_string()));
             metadata.insert("sha256".into(), json!(item.sha256));
-            if let (Some(label), false) = (&item.label, extra.contains_key("label")) {
-                metadata.insert("label".into(), json!(label));
-            }
             metadata.insert("width".into(), json!(sizes[i].0));
             metadata.insert("height".into(), json!(sizes[i].1));
             points.push(NewPoint {
@@ -283,9 +305,10 @@ impl Collection {
                 metadata,
                 thumbnail: thumbs[i].clone(),
             });
+            rows.push(i);
         }
         let ids = self.store.insert(points, Durability::Flushed).await?;
         report.added += ids.len();
-        Ok(ids.into_iter().zip(embedded.paths).collect())
+        Ok(rows.into_iter().zip(ids).collect())
     }
 }

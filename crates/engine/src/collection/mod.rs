@@ -5,15 +5,19 @@
 //! Adding is incremental (files already indexed are recognised by their SHA-256), from paths
 //! (`add.rs`) or uploaded bytes (`uploads.rs`, kept in `uploads/`); deleting leaves tombstones
 //! until [`Collection::rebuild`]; every search re-ranks the store's candidates with the model's
-//! exact head (`search.rs`), and `explain.rs` explains hits in one batch. The model is a
+//! exact head (`search.rs`), `products.rs` groups hits by product (and updates or deletes a
+//! product's images together), and `explain.rs` explains hits in one batch. The model is a
 //! [`ModelPool`] of replicas (`models.rs`), so one collection serves many threads.
 
 mod add;
 mod config;
 mod error;
 mod explain;
+mod import;
 mod models;
 pub mod novelty;
+mod products;
+mod region;
 mod search;
 mod space;
 mod uploads;
@@ -32,8 +36,11 @@ pub use add::{worker_of, AddEvent, AddOptions, AddReport};
 pub use config::{CollectionConfig, ModelRef, SessionUrls, StoreRef, CONFIG_FILE};
 pub use error::CollectionError;
 pub use explain::HitExplanation;
+pub use import::{ImportEvent, ImportOptions, ImportReport, IMAGE_LINK};
 pub use models::{ModelFacts, ModelPool};
 pub use novelty::Novelty;
+pub use products::{check_product, GroupHit, GroupResults, PRODUCT_KEY};
+pub use region::{object_box, Crop, Region, UsedBox};
 pub use search::{QueryImage, SearchHit, SearchRequest, SearchResults};
 pub use space::Space;
 pub use uploads::{check_metadata, Upload, Uploaded, RESERVED_KEYS};

@@ -10,6 +10,7 @@ use lookalike_index::{Filter, Metadata, PointId, Query};
 use serde::Serialize;
 use tch::Tensor;
 
+use super::region::{Crop, UsedBox};
 use super::{Collection, CollectionError};
 
 /// What to search for.
@@ -74,6 +75,38 @@ impl QueryImage {
     ) -> Result<Self, CollectionError> {
         let (crop, pixels) = load_for_model(path, limits, preprocess)?;
         Ok(QueryImage { crop, pixels })
+    }
+
+    /// An image file, cut to `crop` first; returns the box used too.
+    pub fn from_file_cropped(
+        path: &Path,
+        limits: &DecodeLimits,
+        preprocess: &Preprocess,
+        crop: Crop,
+    ) -> Result<(Self, Option<UsedBox>), CollectionError> {
+        let bytes = std::fs::read(path).map_err(|e| CollectionError::io(path, e))?;
+        Self::from_bytes_cropped(
+            &bytes,
+            &path.display().to_string(),
+            limits,
+            preprocess,
+            crop,
+        )
+    }
+
+    /// Uploaded bytes, cut to `crop` first; returns the box used too.
+    pub fn from_bytes_cropped(
+        bytes: &[u8],
+        name: &str,
+        limits: &DecodeLimits,
+        preprocess: &Preprocess,
+        crop: Crop,
+    ) -> Result<(Self, Option<UsedBox>), CollectionError> {
+        let (image, used) =
+            super::region::apply(decode_bytes(bytes, Path::new(name), limits)?, crop)?;
+        let crop = preprocess.apply(&image);
+        let pixels = to_pixels(std::slice::from_ref(&crop))?;
+        Ok((QueryImage { crop, pixels }, used))
     }
 
     /// Uploaded bytes; `name` says where they came from in errors.

@@ -57,8 +57,10 @@ struct Checked {
     image: RgbImage,
 }
 
-/// Refuses caller metadata that sets one of [`RESERVED_KEYS`]; `what` names its image.
+/// Refuses caller metadata that sets one of [`RESERVED_KEYS`], or a `product` that is not a
+/// non-empty string ([`super::check_product`]); `what` names its image.
 pub fn check_metadata(what: &str, metadata: &Metadata) -> Result<(), CollectionError> {
+    super::check_product(what, metadata)?;
     match metadata
         .keys()
         .find(|k| RESERVED_KEYS.contains(&k.as_str()))
@@ -173,9 +175,7 @@ impl Collection {
         key: &str,
         value: &str,
     ) -> Result<Option<(PointId, Option<String>)>, CollectionError> {
-        let filter = Filter {
-            equals: vec![(key.into(), value.into())],
-        };
+        let filter = Filter::equal(key, value);
         let Some(&id) = self.store.ids(&filter).await?.first() else {
             return Ok(None);
         };

@@ -412,16 +412,20 @@ impl EmbeddedStore {
                 .collect::<Result<_, _>>()
                 .map_err(|e| self.sled(e));
         }
+        // Equality and sets come from the value index; the rest are checked on the metadata.
         let mut result: Option<Vec<PointId>> = None;
-        for (key, value) in &filter.equals {
-            let ids: Vec<PointId> = self
-                .trees
-                .by_value
-                .scan_prefix(records::value_prefix(key, value))
-                .keys()
-                .map(|k| k.map(|k| records::key_id(&k).unwrap_or_default()))
-                .collect::<Result<_, _>>()
-                .map_err(|e| self.sled(e))?;
+        for pairs in filter.conditions.iter().filter_map(|c| c.index_pairs()) {
+            let mut ids = Vec::new();
+            for (key, value) in &pairs {
+                for k in self
+                    .trees
+                    .by_value
+                    .scan_prefix(records::value_prefix(key, value))
+                    .keys()
+                {
+                    ids.push(records::key_id(&k.map_err(|e| self.sled(e))?).unwrap_or_default());
+                }
+            }
             result = Some(match result {
                 None => ids,
                 Some(prev) => {
@@ -430,9 +434,21 @@ impl EmbeddedStore {
                 }
             });
         }
-        let mut ids = result.unwrap_or_default();
+        let mut ids = match result {
+            Some(ids) => ids,
+            None => self.matching_ids(&Filter::none())?,
+        };
         ids.sort_unstable();
         ids.dedup();
+        if filter.conditions.iter().any(|c| c.index_pairs().is_none()) {
+            let mut kept = Vec::with_capacity(ids.len());
+            for id in ids {
+                if self.metadata_of(id)?.is_some_and(|m| filter.matches(&m)) {
+                    kept.push(id);
+                }
+            }
+            ids = kept;
+        }
         Ok(ids)
     }
 

@@ -1,7 +1,9 @@
 //! k-NN searches in SQL, on one table or pushed down to every shard.
 //!
-//! - Filters are jsonb containment (`metadata @> ANY($n::jsonb[])`): no collation and no
-//!   subquery, so `postgres_fdw` ships them to the shards, and the GIN index can serve them.
+//! - Filters (`where_clause`): equality, sets and booleans are jsonb containment
+//!   (`metadata @> ANY($n::jsonb[])`), which the GIN index serves; ranges are jsonpath
+//!   (`metadata @? $n::jsonpath`), `exists` is `metadata ? key`, negation `NOT`. No collation
+//!   and no subquery, so `postgres_fdw` ships them all to the shards.
 //! - On one table: `ORDER BY embedding <op> $1 LIMIT k` in a transaction that sets
 //!   `hnsw.ef_search` and pgvector 0.8's iterative scan.
 //! - On shards: one `(… FROM partition ORDER BY … LIMIT k)` per shard under `UNION ALL`, with
@@ -12,37 +14,142 @@
 //! - When the index comes up short (a selective filter), the same query runs again ordered by
 //!   `(embedding <op> $1) + 0`, which no index serves: an exact scan, on every shard too.
 
+use bytes::BytesMut;
 use pgvector::Vector;
 use serde_json::{json, Value};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::Client;
 
 use super::schema::{partition_name, shard_error};
 use super::{error_text, PgVectorStore};
+use crate::filter::{Bound, Condition};
 use crate::{check_vector, Filter, Hit, PointId, Query, StoreError};
 
-/// The SQL condition for `filter`, with its parameters starting at `$first`: one `jsonb[]` of
-/// the objects any of which the metadata must contain, per condition.
-pub(super) fn where_clause(filter: &Filter, first: usize) -> (String, Vec<Vec<Value>>) {
-    let mut parts = Vec::new();
-    let mut params = Vec::new();
-    for (i, (k, v)) in filter.equals.iter().enumerate() {
-        parts.push(format!("metadata @> ANY(${}::jsonb[])", first + i));
-        // The scalars whose text is `v` (as `Filter::matches` compares them)...
-        let mut scalars = vec![Value::String(v.clone())];
-        if let Ok(parsed @ (Value::Number(_) | Value::Bool(_))) = serde_json::from_str::<Value>(v) {
-            if crate::scalar_text(&parsed).as_deref() == Some(v.as_str()) {
-                scalars.push(parsed);
-            }
+/// One parameter of a filter's SQL: a `jsonb[]` of objects for containment, a key for `?`, a
+/// jsonpath for `@?`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum FilterParam {
+    /// Objects any of which the metadata must contain.
+    Objects(Vec<Value>),
+    /// A key, as text.
+    Text(String),
+    /// A jsonpath.
+    Path(JsonPath),
+}
+
+impl FilterParam {
+    pub(super) fn sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            FilterParam::Objects(v) => v,
+            FilterParam::Text(t) => t,
+            FilterParam::Path(p) => p,
         }
-        // ...as the value of `k`, or inside an array there.
-        params.push(
-            scalars
-                .into_iter()
-                .flat_map(|s| [json!({ k: s.clone() }), json!({ k: [s] })])
-                .collect(),
-        );
     }
+}
+
+/// A jsonpath parameter, bound as PostgreSQL's `jsonpath` type itself (not text cast in SQL, so
+/// that the condition stays a plain operator that `postgres_fdw` ships to the shards).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct JsonPath(pub String);
+
+impl ToSql for JsonPath {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        // The binary form is a version byte (1) and the text, as for jsonb.
+        out.extend_from_slice(&[1]);
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        ty.name() == "jsonpath"
+    }
+
+    to_sql_checked!();
+}
+
+/// The containment objects for `key` having a scalar whose text is `v` (as
+/// `Condition::matches` compares them), as its value or inside an array there.
+fn equal_objects(key: &str, v: &str) -> Vec<Value> {
+    let mut scalars = vec![Value::String(v.to_string())];
+    if let Ok(parsed @ (Value::Number(_) | Value::Bool(_))) = serde_json::from_str::<Value>(v) {
+        if crate::scalar_text(&parsed).as_deref() == Some(v) {
+            scalars.push(parsed);
+        }
+    }
+    scalars
+        .into_iter()
+        .flat_map(|s| [json!({ key: s.clone() }), json!({ key: [s] })])
+        .collect()
+}
+
+/// The jsonpath of a numeric range on `key`: lax mode looks inside an array, and a string or a
+/// boolean compared with a number is unknown, so only numbers match, as in `Condition::matches`.
+fn range_path(key: &str, min: Option<Bound>, max: Option<Bound>) -> String {
+    let mut tests = Vec::new();
+    if let Some(b) = min {
+        tests.push(format!(
+            "@ {} {}",
+            if b.inclusive { ">=" } else { ">" },
+            b.value
+        ));
+    }
+    if let Some(b) = max {
+        tests.push(format!(
+            "@ {} {}",
+            if b.inclusive { "<=" } else { "<" },
+            b.value
+        ));
+    }
+    if tests.is_empty() {
+        tests.push("@.type() == \"number\"".into());
+    }
+    // A JSON string literal is a jsonpath string literal: the key is quoted, never spliced.
+    let quoted = serde_json::to_string(key).unwrap_or_default();
+    format!("lax $.{quoted} ? ({})", tests.join(" && "))
+}
+
+/// The SQL for one condition, pushing its parameters (numbered from `first`).
+fn condition_sql(c: &Condition, first: usize, params: &mut Vec<FilterParam>) -> String {
+    let n = first + params.len();
+    match c {
+        Condition::Equals { key, value } => {
+            params.push(FilterParam::Objects(equal_objects(key, value)));
+            format!("metadata @> ANY(${n}::jsonb[])")
+        }
+        Condition::In { key, values } => {
+            let objects = values.iter().flat_map(|v| equal_objects(key, v)).collect();
+            params.push(FilterParam::Objects(objects));
+            format!("metadata @> ANY(${n}::jsonb[])")
+        }
+        Condition::Range { key, min, max } => {
+            params.push(FilterParam::Path(JsonPath(range_path(key, *min, *max))));
+            format!("metadata @? ${n}")
+        }
+        Condition::Exists { key } => {
+            params.push(FilterParam::Text(key.clone()));
+            format!("metadata ? ${n}")
+        }
+        Condition::Not(inner) => format!(
+            "NOT COALESCE({}, FALSE)",
+            condition_sql(inner, first, params)
+        ),
+    }
+}
+
+/// The SQL condition for `filter`, with its parameters starting at `$first`. Equality, sets and
+/// booleans are jsonb containment (the GIN index serves them); ranges are jsonpath (`@?`),
+/// `exists` is `?`, negation `NOT`.
+pub(super) fn where_clause(filter: &Filter, first: usize) -> (String, Vec<FilterParam>) {
+    let mut params = Vec::new();
+    let parts: Vec<String> = filter
+        .conditions
+        .iter()
+        .map(|c| condition_sql(c, first, &mut params))
+        .collect();
     if parts.is_empty() {
         ("TRUE".into(), params)
     } else {
@@ -102,7 +209,7 @@ impl PgVectorStore {
         let vector = Vector::from(self.metric.prepare(q.vector.clone()));
         let (_, filter_params) = where_clause(&q.filter, 2);
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&vector];
-        params.extend(filter_params.iter().map(|p| p as &(dyn ToSql + Sync)));
+        params.extend(filter_params.iter().map(FilterParam::sql));
         let ef = q.ef.unwrap_or(self.options.ef_search).max(want).min(1000);
         let tx = client.transaction().await?;
         tx.batch_execute(&format!(
@@ -160,7 +267,7 @@ impl PgVectorStore {
         let vector = Vector::from(self.metric.prepare(q.vector.clone()));
         let (_, filter_params) = where_clause(&q.filter, 2);
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&vector];
-        params.extend(filter_params.iter().map(|p| p as &(dyn ToSql + Sync)));
+        params.extend(filter_params.iter().map(FilterParam::sql));
         let client = self.client.lock().await;
         let rows = client.query(&sql, &params).await.map_err(|e| self.pg(e))?;
         Ok(rows
@@ -241,7 +348,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filters_become_containment() {
+    fn filters_become_sql() {
         let f = Filter::parse(&["label=rose", "size=3"]).unwrap();
         let (sql, params) = where_clause(&f, 2);
         assert_eq!(
@@ -250,17 +357,39 @@ mod tests {
         );
         assert_eq!(
             params[0],
-            vec![json!({"label": "rose"}), json!({"label": ["rose"]})]
+            FilterParam::Objects(vec![json!({"label": "rose"}), json!({"label": ["rose"]})])
         );
         assert_eq!(
             params[1],
-            vec![
+            FilterParam::Objects(vec![
                 json!({"size": "3"}),
                 json!({"size": ["3"]}),
                 json!({"size": 3}),
                 json!({"size": [3]})
-            ]
+            ])
         );
         assert_eq!(where_clause(&Filter::none(), 1).0, "TRUE");
+        let f = Filter::parse(&["20<=price<50", "not brand exists", "c in (a, b)"]).unwrap();
+        let (sql, params) = where_clause(&f, 1);
+        assert_eq!(
+            sql,
+            "metadata @? $1 AND NOT COALESCE(metadata ? $2, FALSE) \
+             AND metadata @> ANY($3::jsonb[])"
+        );
+        assert_eq!(
+            params[0],
+            FilterParam::Path(JsonPath("lax $.\"price\" ? (@ >= 20 && @ < 50)".into()))
+        );
+        assert_eq!(
+            range_path(
+                "we\"ird",
+                None,
+                Some(Bound {
+                    value: 1.5,
+                    inclusive: false
+                })
+            ),
+            "lax $.\"we\\\"ird\" ? (@ < 1.5)"
+        );
     }
 }

@@ -195,8 +195,7 @@ impl VectorStore for PgVectorStore {
     async fn ids(&self, filter: &Filter) -> Result<Vec<PointId>, StoreError> {
         let client = self.client.lock().await;
         let (cond, params) = where_clause(filter, 1);
-        let params: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.sql()).collect();
         let rows = client
             .query(
                 &format!("SELECT id FROM {} WHERE {cond} ORDER BY id", self.table),

@@ -4,7 +4,9 @@
 mod collections;
 mod explain;
 mod images;
+mod import;
 mod ops;
+mod products;
 mod query;
 mod search;
 mod web;
@@ -67,6 +69,26 @@ pub fn table() -> Vec<(Method, &'static str, Route)> {
             Method::GET,
             "/api/collections/{name}/images/{id}/thumbnail",
             aw::get().to(images::thumbnail),
+        ),
+        (
+            Method::POST,
+            "/api/collections/{name}/import",
+            aw::post().to(import::import),
+        ),
+        (
+            Method::GET,
+            "/api/collections/{name}/products/{product}",
+            aw::get().to(products::show),
+        ),
+        (
+            Method::PATCH,
+            "/api/collections/{name}/products/{product}",
+            aw::patch().to(products::update),
+        ),
+        (
+            Method::DELETE,
+            "/api/collections/{name}/products/{product}",
+            aw::delete().to(products::remove),
         ),
         (
             Method::POST,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actix_web::web;
-use lookalike_engine::collection::{Collection, QueryImage};
+use lookalike_engine::collection::{Collection, Crop, QueryImage, UsedBox};
 use lookalike_explain::{Layer, ScoreTarget};
 use serde::Deserialize;
 use serde_json::Value;
@@ -25,6 +25,8 @@ pub enum Source {
     },
     /// An image of the collection ("more like this").
     Stored(u64),
+    /// A product of the collection: the search resolves it to its first image.
+    Product(String),
 }
 
 impl Source {
@@ -152,8 +154,8 @@ impl ExplainOptions {
     }
 }
 
-/// Decodes the query (or reads the stored image's file) and, if `embed`, computes its index
-/// vector: model work, on the blocking pool.
+/// The query image (decoded and preprocessed off the async workers) and, with `embed`, its
+/// index vector.
 pub async fn load(
     state: &web::Data<AppState>,
     collection: &Arc<Collection>,
@@ -161,6 +163,20 @@ pub async fn load(
     source: Source,
     embed: bool,
 ) -> Result<(QueryImage, Option<Vec<f32>>), ApiError> {
+    let (query, vector, _) =
+        load_cropped(state, collection, name, source, embed, Crop::Whole).await?;
+    Ok((query, vector))
+}
+
+/// [`load`], cut to `crop` first; also returns the box used.
+pub async fn load_cropped(
+    state: &web::Data<AppState>,
+    collection: &Arc<Collection>,
+    name: &str,
+    source: Source,
+    embed: bool,
+    crop: Crop,
+) -> Result<(QueryImage, Option<Vec<f32>>, Option<UsedBox>), ApiError> {
     let file = match &source {
         Source::Stored(id) => Some(
             collection
@@ -169,20 +185,36 @@ pub async fn load(
                 .ok_or_else(|| ApiError::unknown_image(name, *id))?,
         ),
         Source::Bytes { .. } => None,
+        Source::Product(p) => {
+            return Err(ApiError::internal(format!(
+                "product {p:?} was not resolved to an image"
+            )))
+        }
     };
     let limits = state.config.limits;
     let collection = collection.clone();
     state
         .run(Job::Search, move || {
             let preprocess = collection.preprocess();
-            let query = match (source, file) {
-                (_, Some(path)) => QueryImage::from_file(&path, &limits, &preprocess)
-                    .map_err(ApiError::internal)?,
+            let (query, used) = match (source, file) {
+                (_, Some(path)) => {
+                    let bytes = std::fs::read(&path).map_err(ApiError::internal)?;
+                    QueryImage::from_bytes_cropped(
+                        &bytes,
+                        "the stored image",
+                        &limits,
+                        &preprocess,
+                        crop,
+                    )?
+                }
                 (Source::Bytes { bytes, name }, None) => {
-                    QueryImage::from_bytes(&bytes, &name, &limits, &preprocess)?
+                    QueryImage::from_bytes_cropped(&bytes, &name, &limits, &preprocess, crop)?
                 }
                 (Source::Stored(id), None) => {
                     return Err(ApiError::internal(format!("image {id} has no file")))
+                }
+                (Source::Product(p), None) => {
+                    return Err(ApiError::internal(format!("product {p:?} has no image")))
                 }
             };
             let vector = if embed {
@@ -190,7 +222,7 @@ pub async fn load(
             } else {
                 None
             };
-            Ok((query, vector))
+            Ok((query, vector, used))
         })
         .await
 }
