@@ -208,16 +208,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         TrainEvent::Epoch(e) => {
             bar.finish_and_clear();
             if !hidden {
-                let one_shot = e
-                    .one_shot
-                    .map(|a| format!("  val one-shot {a:.3}"))
-                    .unwrap_or_default();
+                // One-shot training chooses its epoch by one-shot accuracy; its head is not
+                // calibrated yet, so a pair accuracy at the threshold would mean nothing.
+                let figures = match e.one_shot {
+                    Some(a) => format!("val one-shot {a:.3}"),
+                    None => format!("val accuracy {:.3}", e.val.pair_accuracy),
+                };
                 eprintln!(
-                    "epoch {:>3}/{}  loss {:.4}  val accuracy {:.3}  val AUC {:.3}{one_shot}{}",
+                    "epoch {:>3}/{}  loss {:.4}  {figures}  val AUC {:.3}{}",
                     e.epoch,
                     e.epochs,
                     e.loss,
-                    e.val.pair_accuracy,
                     e.val.roc_auc.unwrap_or(f64::NAN),
                     if e.best { "  *" } else { "" }
                 );
