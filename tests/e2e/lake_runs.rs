@@ -44,7 +44,12 @@ fn write_run(dir: &Path, run: &str, first: u32, shown: &[usize]) {
 }
 
 fn lake(dir: &Path, model: &[&str]) -> Value {
-    let mut args = vec!["eval-oneshot", "--lake-runs", dir.to_str().unwrap(), "--json"];
+    let mut args = vec![
+        "eval-oneshot",
+        "--lake-runs",
+        dir.to_str().unwrap(),
+        "--json",
+    ];
     args.extend_from_slice(model);
     let run = lookalike(&args);
     let (stdout, stderr) = text(&run);
@@ -73,7 +78,10 @@ fn lake_runs_are_scored_per_run_and_averaged() {
     assert_eq!(r["runs"][0]["trials"], 5);
     assert!((r["mean_error"].as_f64().unwrap() - 0.3).abs() < 1e-12);
     assert!((r["accuracy"].as_f64().unwrap() - 0.7).abs() < 1e-12);
-    assert!((r["standard_error"].as_f64().unwrap() - 0.3).abs() < 1e-9, "sd 0.424/√2");
+    assert!(
+        (r["standard_error"].as_f64().unwrap() - 0.3).abs() < 1e-9,
+        "sd 0.424/√2"
+    );
     assert_eq!(r["images"], 20);
 
     // A network goes through the same reader and scoring.
@@ -82,9 +90,18 @@ fn lake_runs_are_scored_per_run_and_averaged() {
     let acc = net["accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc));
 
-    let human = lookalike(&["eval-oneshot", "--lake-runs", runs.to_str().unwrap(), "--model", "mhd"]);
+    let human = lookalike(&[
+        "eval-oneshot",
+        "--lake-runs",
+        runs.to_str().unwrap(),
+        "--model",
+        "mhd",
+    ]);
     let (stdout, _) = text(&human);
-    assert!(stdout.contains("mean error 30.0 %") && stdout.contains("run02"), "{stdout}");
+    assert!(
+        stdout.contains("mean error 30.0 %") && stdout.contains("run02"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -101,14 +118,39 @@ fn folders_not_in_lake_s_format_are_refused_by_name() {
     write_run(&runs, "run01", 1, &[0, 1]);
     let r = runs.to_str().unwrap();
     let labels = runs.join("run01/class_labels.txt");
-    std::fs::write(&labels, "run01/test/item01.png run01/training/class01.png\nitem02.png\n").unwrap();
-    fails_with(&["eval-oneshot", "--lake-runs", r, "--model", "mhd"], "class_labels.txt: line 2");
-    std::fs::write(&labels, "run01/test/item01.png run01/training/class09.png\n").unwrap();
-    fails_with(&["eval-oneshot", "--lake-runs", r, "--model", "mhd"], "class09.png is not an image of");
-    std::fs::remove_file(&labels).unwrap();
-    fails_with(&["eval-oneshot", "--lake-runs", r, "--model", "mhd"], "cannot read class_labels.txt");
+    std::fs::write(
+        &labels,
+        "run01/test/item01.png run01/training/class01.png\nitem02.png\n",
+    )
+    .unwrap();
     fails_with(
-        &["eval-oneshot", "--lake-runs", r, "--data", r, "--model", "mhd"],
+        &["eval-oneshot", "--lake-runs", r, "--model", "mhd"],
+        "class_labels.txt: line 2",
+    );
+    std::fs::write(
+        &labels,
+        "run01/test/item01.png run01/training/class09.png\n",
+    )
+    .unwrap();
+    fails_with(
+        &["eval-oneshot", "--lake-runs", r, "--model", "mhd"],
+        "class09.png is not an image of",
+    );
+    std::fs::remove_file(&labels).unwrap();
+    fails_with(
+        &["eval-oneshot", "--lake-runs", r, "--model", "mhd"],
+        "cannot read class_labels.txt",
+    );
+    fails_with(
+        &[
+            "eval-oneshot",
+            "--lake-runs",
+            r,
+            "--data",
+            r,
+            "--model",
+            "mhd",
+        ],
         "cannot be used with",
     );
 }

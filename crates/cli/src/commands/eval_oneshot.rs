@@ -19,7 +19,11 @@ pub struct EvalOneShotArgs {
     pub model: SimilarityArgs,
     /// Groups of classes, `DIR/GROUP/CLASS/images` (an alphabet of characters: runs stay inside
     /// one group), or `DIR/CLASS/images` (one group).
-    #[arg(long, required_unless_present = "lake_runs", conflicts_with = "lake_runs")]
+    #[arg(
+        long,
+        required_unless_present = "lake_runs",
+        conflicts_with = "lake_runs"
+    )]
     pub data: Option<PathBuf>,
     /// Lake et al.'s 20 runs (Omniglot's all_runs.zip unpacked): `DIR/runNN/class_labels.txt`,
     /// `training/` and `test/`. Prints the error of each run and the mean.
@@ -46,11 +50,7 @@ pub fn run(args: EvalOneShotArgs) -> anyhow::Result<()> {
         (None, Some(d)) => ("--lake-runs", d),
         (None, None) => anyhow::bail!("give --data DIR or --lake-runs DIR"),
     };
-    anyhow::ensure!(
-        dir.is_dir(),
-        "{flag} {}: no such folder",
-        dir.display()
-    );
+    anyhow::ensure!(dir.is_dir(), "{flag} {}: no such folder", dir.display());
     let model = if args.model.model == "mhd" {
         None
     } else {

@@ -134,11 +134,13 @@ fn parse_split(s: &str) -> Result<[f64; 3], String> {
 /// The preprocessing `--input-size`, `--resize-only` and `--invert` ask for.
 fn preprocess(args: &TrainArgs) -> Preprocess {
     let default = Preprocess::default();
-    let side = args.input_size.unwrap_or(if args.model.backbone.from_scratch() {
-        28
-    } else {
-        default.crop
-    });
+    let side = args
+        .input_size
+        .unwrap_or(if args.model.backbone.from_scratch() {
+            28
+        } else {
+            default.crop
+        });
     Preprocess {
         // The pretrained networks' 256 → 224 ratio, unless there is no crop.
         resize: if args.resize_only {

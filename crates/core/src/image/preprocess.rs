@@ -170,10 +170,17 @@ mod tests {
         };
         let out = p.apply(&img);
         assert_eq!(out.dimensions(), (28, 28));
-        assert!(out.get_pixel(0, 0)[0] > 200, "the corner stroke is kept, bright");
+        assert!(
+            out.get_pixel(0, 0)[0] > 200,
+            "the corner stroke is kept, bright"
+        );
         assert_eq!(out.get_pixel(27, 27)[0], 0, "the paper is black");
         let cropped = Preprocess::default().apply(&img);
-        assert_eq!(cropped.get_pixel(0, 0)[0], 255, "a centre crop loses the corner");
+        assert_eq!(
+            cropped.get_pixel(0, 0)[0],
+            255,
+            "a centre crop loses the corner"
+        );
     }
 
     #[test]

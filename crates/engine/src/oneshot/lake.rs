@@ -39,8 +39,8 @@ pub fn read_lake_runs(dir: &Path) -> Result<Vec<LakeRun>> {
         path: path.to_path_buf(),
         message,
     };
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| bad(dir, format!("cannot read the folder: {e}")))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| bad(dir, format!("cannot read the folder: {e}")))?;
     let mut run_dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir() && is_run_name(&name_of(p)))
@@ -117,8 +117,7 @@ fn read_run(dir: &Path, run: &Path) -> Result<LakeRun> {
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 fn name_of(p: &Path) -> String {

@@ -378,7 +378,6 @@ pub fn evaluate_one_shot(
     }
     left_out.sort_by(|a, b| a.group.cmp(&b.group));
 
-
     let mut groups = Vec::new();
     let (mut total, mut trials, mut tied_trials) = (0.0, 0, 0);
     for (name, classes, runs) in plans {

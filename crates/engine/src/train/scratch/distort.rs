@@ -56,10 +56,10 @@ impl Distortion {
             // rotation · shear · scale.
             let (c, s) = (angle.cos(), angle.sin());
             let shear = [[1.0, hx], [hy, 1.0]];
-            let scaled = [[shear[0][0] * sx, shear[0][1] * sy], [
-                shear[1][0] * sx,
-                shear[1][1] * sy,
-            ]];
+            let scaled = [
+                [shear[0][0] * sx, shear[0][1] * sy],
+                [shear[1][0] * sx, shear[1][1] * sy],
+            ];
             let m = [
                 [
                     c * scaled[0][0] - s * scaled[1][0],

@@ -292,7 +292,10 @@ fn step_loss(step: &Step<'_>, rng: &mut StdRng) -> Result<Option<Tensor>> {
         let all: Vec<Row> = ep.support.iter().chain(&ep.queries).copied().collect();
         let e = embed(&all, rng)?;
         let n = ep.support.len() as i64;
-        let (support, queries) = (e.f_narrow(0, 0, n)?, e.f_narrow(0, n, all.len() as i64 - n)?);
+        let (support, queries) = (
+            e.f_narrow(0, 0, n)?,
+            e.f_narrow(0, n, all.len() as i64 - n)?,
+        );
         let z = head.logit_matrix(&queries, &support)?;
         let target = Tensor::from_slice(&ep.target).f_to_device(device)?;
         return Ok(Some(prototypical(&z, &target)?));
@@ -339,9 +342,7 @@ pub(super) fn train_from_scratch(
     };
     let classes: Vec<TrainClass> = (0..d.classes.len())
         .filter(|&c| !held[c])
-        .flat_map(|c| {
-            turns.iter().map(move |&t| (c, t))
-        })
+        .flat_map(|c| turns.iter().map(move |&t| (c, t)))
         .map(|(c, t)| TrainClass {
             images: d.images[c].clone(),
             turns: t,
@@ -407,14 +408,8 @@ pub(super) fn train_from_scratch(
         }
         backbone.set_training(false)?;
         let pooled = pooled_rows(backbone.as_ref(), &d, &val.rows)?;
-        let (one_shot, metrics) = score(
-            &head,
-            &pooled,
-            &val,
-            opts.threshold,
-            opts.seed,
-            opts.device,
-        )?;
+        let (one_shot, metrics) =
+            score(&head, &pooled, &val, opts.threshold, opts.seed, opts.device)?;
         let improved = best.as_ref().is_none_or(|(_, b, _, _)| one_shot > *b);
         if improved {
             best = Some((
@@ -468,7 +463,11 @@ pub(super) fn train_from_scratch(
         if d.nested { "groups" } else { "classes" },
         val.names.join(", ")
     )];
-    let pairs = dataset::make_pairs(&local, &val.labels, &mut dataset::rng(opts.seed.wrapping_add(2)));
+    let pairs = dataset::make_pairs(
+        &local,
+        &val.labels,
+        &mut dataset::rng(opts.seed.wrapping_add(2)),
+    );
     match super::calibrate::fit_calibration(&model, &pooled, &pairs) {
         Ok(c) => {
             model.set_calibration(Some(c));

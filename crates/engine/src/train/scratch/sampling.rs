@@ -64,7 +64,10 @@ pub fn draw_episode(
     if pool.len() < 2 {
         return None;
     }
-    let chosen: Vec<usize> = pool.choose_multiple(rng, ways.min(pool.len())).copied().collect();
+    let chosen: Vec<usize> = pool
+        .choose_multiple(rng, ways.min(pool.len()))
+        .copied()
+        .collect();
     let mut episode = Episode {
         support: Vec::new(),
         queries: Vec::new(),
