@@ -13,7 +13,7 @@
 #   FOLDS=2 SEED=1 docs/use-cases/omniglot.sh     # one fold, another seed
 #   FINAL=1 docs/use-cases/omniglot.sh            # one model on all 8 alphabets: final/model
 #   TABLE_ONLY=1 docs/use-cases/omniglot.sh       # only rebuild the table from the folds run
-#   VARIANT=lite0 TRAIN_ARGS="--backbone efficientnet-lite0 --augment 0" FOLDS=3 docs/use-cases/omniglot.sh
+#   VARIANT=ft2 TRAIN_ARGS="--fine-tune 2 --epochs 12" FOLDS=3 docs/use-cases/omniglot.sh
 #                                                 # other `lookalike train` options, kept apart
 #
 # The two zips share Greek and Latin (byte-identical), so together they hold 8 alphabets and
@@ -53,9 +53,9 @@ train_args=${TRAIN_ARGS:-}
 need_variant TRAIN_ARGS "$train_args"
 [ -z "$train_args" ] && train_args=$RECIPE
 # A pretrained backbone trains on one class folder per character; conv4 on the alphabets.
-layout=grouped
-if [[ " $train_args " == *" --backbone "* ]] && [[ " $train_args " != *" --backbone conv4 "* ]]; then
-    layout=flat
+layout=flat
+if [[ " $train_args " == *" --backbone conv4 "* ]]; then
+    layout=grouped
 fi
 top="bench-out/use-cases/omniglot"
 mkdir -p "$top"

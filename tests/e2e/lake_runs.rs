@@ -22,16 +22,15 @@ fn shifted(img: &RgbImage, dx: u32, dy: u32) -> RgbImage {
 /// A run of `ways` characters: `training/classZZ.png` is character `first + k`; the test item
 /// listed for class k is a shifted copy of character `first + shown[k]`.
 fn write_run(dir: &Path, run: &str, first: u32, shown: &[usize]) {
-    let ways = shown.len();
     std::fs::create_dir_all(dir.join(run).join("training")).unwrap();
     std::fs::create_dir_all(dir.join(run).join("test")).unwrap();
     let mut labels = String::new();
-    for k in 0..ways {
+    for (k, &show) in shown.iter().enumerate() {
         let class = glyph(first + k as u32, 0, 60, 0);
         class
             .save(dir.join(format!("{run}/training/class{:02}.png", k + 1)))
             .unwrap();
-        let item = shifted(&glyph(first + shown[k] as u32, 0, 60, 0), 3, 2);
+        let item = shifted(&glyph(first + show as u32, 0, 60, 0), 3, 2);
         item.save(dir.join(format!("{run}/test/item{:02}.png", k + 1)))
             .unwrap();
         labels += &format!(
