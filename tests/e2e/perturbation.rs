@@ -58,6 +58,8 @@ fn siamese(bias: f64) -> SimilarityModel {
         threshold: 0.5,
         resize: 96,
         crop: 96,
+        resize_only: false,
+        invert: false,
         training: None,
         calibration: None,
     };

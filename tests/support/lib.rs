@@ -259,3 +259,77 @@ pub fn fails_with(args: &[&str], needle: &str) {
         "{args:?}: expected {needle:?} in:\n{stderr}"
     );
 }
+
+/// A generated "character": `strokes` dark line segments on white, fixed by `class`, each end
+/// moved by up to `jitter` pixels by `drawer` (another hand drawing the same character), on a
+/// `size`-px square.
+pub fn glyph(class: u32, drawer: u32, size: u32, jitter: i32) -> RgbImage {
+    let mut state = class.wrapping_mul(2_654_435_761).wrapping_add(12_345) | 1;
+    let mut next = move |n: u32| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state % n.max(1)
+    };
+    let mut hand = drawer.wrapping_mul(40_503).wrapping_add(class * 7 + 1) | 1;
+    let mut wobble = move || {
+        hand ^= hand << 13;
+        hand ^= hand >> 17;
+        hand ^= hand << 5;
+        if jitter == 0 {
+            0
+        } else {
+            (hand % (2 * jitter as u32 + 1)) as i32 - jitter
+        }
+    };
+    let margin = size / 6;
+    let span = size - 2 * margin;
+    let segments: Vec<[i32; 4]> = (0..3)
+        .map(|_| {
+            let mut p = || (margin + next(span)) as i32;
+            [p(), p(), p(), p()]
+        })
+        .map(|[a, b, c, d]| [a + wobble(), b + wobble(), c + wobble(), d + wobble()])
+        .collect();
+    let thick = (size as f32 / 28.0).max(1.0);
+    RgbImage::from_fn(size, size, |x, y| {
+        let (px, py) = (x as f32, y as f32);
+        let near = segments.iter().any(|&[x0, y0, x1, y1]| {
+            let (ax, ay, bx, by) = (x0 as f32, y0 as f32, x1 as f32, y1 as f32);
+            let (dx, dy) = (bx - ax, by - ay);
+            let len2 = (dx * dx + dy * dy).max(1e-6);
+            let t = (((px - ax) * dx + (py - ay) * dy) / len2).clamp(0.0, 1.0);
+            let (qx, qy) = (ax + t * dx - px, ay + t * dy - py);
+            qx * qx + qy * qy <= thick * thick
+        });
+        if near {
+            Rgb([0, 0, 0])
+        } else {
+            Rgb([255, 255, 255])
+        }
+    })
+}
+
+/// A grouped folder of generated characters: `DIR/groupG/charC/NN.png`, `groups` × `classes`
+/// characters of `drawers` drawings each; class ids start at `first_class`.
+pub fn glyph_alphabets(
+    dir: &Path,
+    groups: u32,
+    classes: u32,
+    drawers: u32,
+    size: u32,
+    first_class: u32,
+) {
+    for g in 0..groups {
+        for c in 0..classes {
+            let class = first_class + g * classes + c;
+            let folder = dir.join(format!("group{g}")).join(format!("char{c:02}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            for d in 0..drawers {
+                glyph(class, d, size, 2)
+                    .save(folder.join(format!("{d:02}.png")))
+                    .unwrap();
+            }
+        }
+    }
+}

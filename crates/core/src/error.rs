@@ -56,6 +56,16 @@ pub enum Error {
     /// A batch tensor of the wrong shape.
     #[error("expected a batch of RGB pixels shaped [N, 3, H, W], got {0:?}")]
     BadInput(Vec<i64>),
+    /// Pixels smaller than the network can pool down.
+    #[error("{backbone} needs images of at least {min}×{min} pixels, got {}×{}", got.0, got.1)]
+    InputTooSmall {
+        /// The network.
+        backbone: String,
+        /// Its smallest side.
+        min: i64,
+        /// The height and width given.
+        got: (i64, i64),
+    },
     /// A model folder that cannot be used.
     #[error("{}: {message}", path.display())]
     Checkpoint {

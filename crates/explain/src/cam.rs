@@ -155,12 +155,14 @@ impl Gradients {
     }
 }
 
-/// Checks pixels: `[N, 3, H, W]` with `H, W ≥ 32`.
+/// Checks pixels: `[N, 3, H, W]` with `H, W ≥ 16` (conv4's 28 px drawings pass; the
+/// backbone refuses what it cannot pool down itself).
 fn check_pixels(x: &Tensor, side: &str) -> Result<(i64, i64, i64)> {
+    const MIN: i64 = lookalike_core::backbone::CONV4_MIN_INPUT;
     match x.size()[..] {
-        [n, 3, h, w] if n >= 1 && h >= 32 && w >= 32 => Ok((n, h, w)),
+        [n, 3, h, w] if n >= 1 && h >= MIN && w >= MIN => Ok((n, h, w)),
         ref s => Err(Error::BadInput(format!(
-            "{side}: expected pixels [N, 3, H, W] with H, W ≥ 32, got {s:?}"
+            "{side}: expected pixels [N, 3, H, W] with H, W ≥ {MIN}, got {s:?}"
         ))),
     }
 }

@@ -10,7 +10,8 @@ use lookalike_core::{parse_device, weights, Backbone, BackboneKind, SimilarityMo
 /// Which network, which weights, which device.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Backbone: efficientnet-lite0 (default), resnet18, resnet34, resnet50 or tiny.
+    /// Backbone: efficientnet-lite0 (default), resnet18, resnet34, resnet50, tiny, or conv4
+    /// (4 conv blocks trained from scratch by `train`; no pretrained weights).
     #[arg(long, default_value = "efficientnet-lite0", value_parser = BackboneKind::parse)]
     pub backbone: BackboneKind,
     /// Weights file (safetensors); default: the set-up's weights folder.
@@ -44,7 +45,8 @@ impl ModelArgs {
 #[derive(Debug, Args)]
 pub struct SimilarityArgs {
     /// A model folder written by `lookalike train`, or `zero-shot` (pretrained features,
-    /// cosine similarity, no training).
+    /// cosine similarity, no training); `eval-oneshot` also takes `mhd` (the Modified Hausdorff
+    /// Distance on ink, no network).
     #[arg(long, value_name = "MODEL_DIR|zero-shot")]
     pub model: String,
     /// Override the decision threshold on the distance d ("same" when d < threshold).

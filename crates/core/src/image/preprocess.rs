@@ -1,4 +1,6 @@
-//! The reference preprocessing: torchvision's `Resize(256)` then `CenterCrop(224)`, on 8-bit RGB.
+//! The reference preprocessing: torchvision's `Resize(256)` then `CenterCrop(224)`, on 8-bit RGB;
+//! or, for drawings (`resize_only`), a plain resize of the whole image to the network's input
+//! size, optionally with the ink inverted (white strokes on black).
 
 use fast_image_resize::{
     self as fir,
@@ -21,6 +23,11 @@ pub struct Preprocess {
     pub resize: u32,
     /// Side of the square crop.
     pub crop: u32,
+    /// Resize the whole image to `crop`×`crop` instead (no crop: nothing of a drawing is cut;
+    /// the aspect ratio is not kept).
+    pub resize_only: bool,
+    /// Invert every channel (`255 − v`), so that dark strokes on white become bright on black.
+    pub invert: bool,
 }
 
 impl Default for Preprocess {
@@ -28,6 +35,8 @@ impl Default for Preprocess {
         Preprocess {
             resize: 256,
             crop: 224,
+            resize_only: false,
+            invert: false,
         }
     }
 }
@@ -44,8 +53,24 @@ impl Preprocess {
         }
     }
 
-    /// Resizes and crops one image to `crop`×`crop`.
+    /// Resizes (and crops) one image to `crop`×`crop`, inverted when asked.
     pub fn apply(&self, img: &RgbImage) -> RgbImage {
+        let mut out = if self.resize_only {
+            if img.dimensions() == (self.crop, self.crop) {
+                img.clone()
+            } else {
+                resize_bilinear(img, self.crop, self.crop)
+            }
+        } else {
+            self.resize_and_crop(img)
+        };
+        if self.invert {
+            imageops::invert(&mut out);
+        }
+        out
+    }
+
+    fn resize_and_crop(&self, img: &RgbImage) -> RgbImage {
         let (w, h) = self.resized_size(img.width(), img.height());
         let resized;
         let src = if (w, h) == img.dimensions() {
@@ -124,6 +149,38 @@ mod tests {
         assert_eq!(p.resized_size(100, 100), (256, 256));
         let out = p.apply(&RgbImage::new(320, 213));
         assert_eq!(out.dimensions(), (224, 224));
+    }
+
+    #[test]
+    fn resize_only_keeps_the_whole_drawing_and_inverts_its_ink() {
+        // A black dot in the top-left corner of a white 105 px drawing: a 256 → 224 centre
+        // crop would cut it away; a plain resize to 28 px keeps it, and inversion makes it
+        // the only bright pixel.
+        let mut img = RgbImage::from_pixel(105, 105, image::Rgb([255, 255, 255]));
+        for y in 0..4 {
+            for x in 0..4 {
+                img.put_pixel(x, y, image::Rgb([0, 0, 0]));
+            }
+        }
+        let p = Preprocess {
+            resize: 28,
+            crop: 28,
+            resize_only: true,
+            invert: true,
+        };
+        let out = p.apply(&img);
+        assert_eq!(out.dimensions(), (28, 28));
+        assert!(
+            out.get_pixel(0, 0)[0] > 200,
+            "the corner stroke is kept, bright"
+        );
+        assert_eq!(out.get_pixel(27, 27)[0], 0, "the paper is black");
+        let cropped = Preprocess::default().apply(&img);
+        assert_eq!(
+            cropped.get_pixel(0, 0)[0],
+            255,
+            "a centre crop loses the corner"
+        );
     }
 
     #[test]

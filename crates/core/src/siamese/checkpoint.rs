@@ -44,8 +44,14 @@ pub struct ModelConfig {
     pub threshold: f64,
     /// Resize before the crop.
     pub resize: u32,
-    /// Square crop.
+    /// Square crop (the input size with `resize_only`).
     pub crop: u32,
+    /// Resized to `crop`×`crop` without cropping (drawings).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resize_only: bool,
+    /// Ink inverted before the network.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invert: bool,
     /// How it was trained (absent for hand-made models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<TrainingRecord>,
@@ -61,6 +67,8 @@ impl ModelConfig {
         Preprocess {
             resize: self.resize,
             crop: self.crop,
+            resize_only: self.resize_only,
+            invert: self.invert,
         }
     }
 
@@ -118,6 +126,10 @@ pub struct TrainingRecord {
     pub val_auc: f64,
     /// Metrics on the held-out test split, by name.
     pub test: std::collections::BTreeMap<String, f64>,
+    /// One-shot training from scratch: its episodes, expansion, distortions and held-out
+    /// groups (the engine's `OneShotRecord`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_shot: Option<serde_json::Value>,
 }
 
 /// Reads and checks `DIR/model.json`.

@@ -23,5 +23,5 @@ mod model;
 pub use calibration::{Calibration, CalibrationError, CalibrationMethod};
 pub use checkpoint::{ModelConfig, TrainingRecord, CHECKPOINT_FORMAT_VERSION};
 pub use head::{HeadKind, SiameseHead, EMBEDDING_DIM};
-pub use loss::Loss;
+pub use loss::{prototypical, Loss};
 pub use model::{Comparison, Scorer, SimilarityModel};

@@ -193,6 +193,7 @@ pub fn fit_head(
             loss: loss_sum / steps.max(1) as f64,
             val: val_metrics,
             best: improved,
+            one_shot: None,
         });
         if best
             .as_ref()
@@ -256,9 +257,9 @@ fn all_finite(t: &Tensor) -> Result<bool> {
 }
 
 /// A copy of every variable, by name.
-type Snapshot = Vec<(String, Tensor)>;
+pub(super) type Snapshot = Vec<(String, Tensor)>;
 
-fn snapshot(vs: &VarStore) -> Snapshot {
+pub(super) fn snapshot(vs: &VarStore) -> Snapshot {
     tch::no_grad(|| {
         vs.variables()
             .into_iter()
@@ -267,7 +268,7 @@ fn snapshot(vs: &VarStore) -> Snapshot {
     })
 }
 
-fn restore(vs: &VarStore, saved: &[(String, Tensor)]) -> Result<()> {
+pub(super) fn restore(vs: &VarStore, saved: &[(String, Tensor)]) -> Result<()> {
     let vars = vs.variables();
     tch::no_grad(|| -> Result<()> {
         for (name, value) in saved {

@@ -29,8 +29,10 @@ use crate::evaluate::{embed_folder, evaluate_pooled, Evaluation};
 
 pub mod calibrate;
 mod fit;
+pub mod scratch;
 
 pub use fit::{fit_head, pooled_all, FeatureViews, FittedHead, Top};
+pub use scratch::{OneShotRecord, ScratchOptions};
 
 /// How to train.
 #[derive(Debug, Clone)]
@@ -69,6 +71,9 @@ pub struct TrainOptions {
     pub threshold: f64,
     /// Decoding and preprocessing.
     pub embed: EmbedOptions,
+    /// Episodes, negatives, expansion and distortions of one-shot training from scratch
+    /// (`conv4`).
+    pub scratch: ScratchOptions,
 }
 
 impl Default for TrainOptions {
@@ -91,6 +96,7 @@ impl Default for TrainOptions {
             weight_decay: 0.0,
             threshold: 0.5,
             embed: EmbedOptions::default(),
+            scratch: ScratchOptions::default(),
         }
     }
 }
@@ -122,6 +128,8 @@ pub struct EpochReport {
     pub val: PairMetrics,
     /// Whether these weights are the best so far.
     pub best: bool,
+    /// N-way one-shot accuracy on the held-out groups (one-shot training from scratch).
+    pub one_shot: Option<f64>,
 }
 
 /// The outcome of a training run.
@@ -139,7 +147,8 @@ pub struct TrainReport {
     pub notes: Vec<String>,
 }
 
-/// Trains a Siamese head on `data` and writes the checkpoint to `out`.
+/// Trains a Siamese head on `data` and writes the checkpoint to `out`. A backbone without
+/// pretrained weights (`conv4`) trains end to end with it, one-shot style ([`scratch`]).
 pub fn train(
     data: &Path,
     out: &Path,
@@ -147,6 +156,27 @@ pub fn train(
     mut on_event: impl FnMut(TrainEvent),
 ) -> Result<TrainReport> {
     validate(opts)?;
+    if opts.backbone.from_scratch() {
+        return scratch::train_from_scratch(data, out, opts, on_event);
+    }
+    if opts.loss.needs_episodes() {
+        return Err(Error::Dataset {
+            path: PathBuf::from("options"),
+            message: format!(
+                "--loss prototypical trains on episodes, which only end-to-end training from                  scratch draws (--backbone conv4); with {} use bce or contrastive",
+                opts.backbone
+            ),
+        });
+    }
+    if crate::oneshot::GroupedFolder::read(data).is_ok_and(|g| g.nested) {
+        return Err(Error::Dataset {
+            path: data.to_path_buf(),
+            message: format!(
+                "a grouped folder (DIR/GROUP/CLASS/images): one-shot training on groups trains                  from scratch (--backbone conv4); a pretrained {} trains on DIR/CLASS/images",
+                opts.backbone
+            ),
+        });
+    }
     let weights = lookalike_core::weights::resolve(opts.backbone, opts.weights.as_deref());
     let config = BackboneConfig {
         kind: opts.backbone,
@@ -254,6 +284,8 @@ pub fn train(
         threshold: opts.threshold,
         resize: opts.embed.preprocess.resize,
         crop: opts.embed.preprocess.crop,
+        resize_only: opts.embed.preprocess.resize_only,
+        invert: opts.embed.preprocess.invert,
         training: None,
         calibration: None,
     };
@@ -292,6 +324,7 @@ pub fn train(
         best_epoch,
         val_auc,
         test: test.to_map(),
+        one_shot: None,
     });
     save(out, &vs, model.backbone(), &config)?;
     Ok(TrainReport {
@@ -386,7 +419,7 @@ fn augmented_views(
 }
 
 /// A copy of the trained head on `device`, frozen, for evaluation.
-fn head_on(
+pub(super) fn head_on(
     vs: &VarStore,
     device: Device,
     channels: i64,
@@ -400,7 +433,7 @@ fn head_on(
 }
 
 /// Writes the checkpoint: weights first under temporary names, then `model.json`.
-fn save(
+pub(super) fn save(
     out: &Path,
     head: &VarStore,
     backbone: &dyn lookalike_core::Backbone,

@@ -10,18 +10,153 @@
 //!
 //! A tie at the smallest distance (a saturated head gives `d = 1` to many examples) earns the
 //! expected score of a random pick among the tied examples, never a lucky first index.
+//!
+//! - `folder.rs`: the grouped folder (`DIR/GROUP/CLASS/images`).
+//! - `lake.rs`: Lake et al.'s own 20 runs (`all_runs.zip`), scored per run.
+//! - `mhd.rs`: the Modified Hausdorff Distance on ink, the training-free baseline; any
+//!   [`Measure`] runs through the same evaluators.
+
+mod folder;
+pub mod lake;
+pub mod mhd;
 
 use std::path::{Path, PathBuf};
 
-use lookalike_core::dataset::{self, LabelledFolder};
-use lookalike_core::image::has_image_extension;
+use lookalike_core::dataset;
+use lookalike_core::image::decode_file;
 use lookalike_core::{Error, Result, SimilarityModel};
 use rand::seq::{IndexedRandom, SliceRandom};
+use rayon::prelude::*;
 use serde::Serialize;
 use tch::Tensor;
 
 use crate::embed::{embed_paths, EmbedOptions, Progress, Skipped};
 use crate::evaluate::to_f64;
+
+pub use folder::{Group, GroupedFolder};
+pub use lake::{evaluate_lake_runs, read_lake_runs, LakeResult, LakeRun, LakeRunResult};
+
+/// What measures how far a query is from an example.
+#[derive(Debug, Clone, Copy)]
+pub enum Measure<'a> {
+    /// A model's embeddings, by the head's negated similarity logit (never saturated), or the
+    /// cosine for zero-shot.
+    Model(&'a SimilarityModel),
+    /// The Modified Hausdorff Distance between the drawings' centred ink ([`mhd`]).
+    ModifiedHausdorff,
+}
+
+impl Measure<'_> {
+    /// What the report calls it.
+    pub fn describe(&self) -> String {
+        match self {
+            Measure::Model(m) => m.describe(),
+            Measure::ModifiedHausdorff => "modified Hausdorff distance on ink".into(),
+        }
+    }
+
+    /// Prepares `paths` once (embeddings, or ink points); files that do not decode are skipped.
+    pub fn prepare(
+        &self,
+        paths: &[PathBuf],
+        embed: &EmbedOptions,
+        progress: impl FnMut(Progress),
+    ) -> Result<Prepared<'_>> {
+        match *self {
+            Measure::Model(model) => {
+                let done = embed_paths(model.backbone(), paths, embed, progress)?;
+                let _no_grad = tch::no_grad_guard();
+                let device = model.backbone().device();
+                let pooled = Tensor::from_slice(&done.vectors)
+                    .f_view([done.paths.len() as i64, done.dim as i64])?
+                    .f_to_device(device)?;
+                Ok(Prepared {
+                    kind: Kind::Embedded {
+                        model,
+                        emb: model.embed(&pooled)?,
+                    },
+                    paths: done.paths,
+                    skipped: done.skipped,
+                })
+            }
+            Measure::ModifiedHausdorff => {
+                let mut progress = progress;
+                let decoded: Vec<_> = paths
+                    .par_iter()
+                    .map(|p| decode_file(p, &embed.limits).map(|img| mhd::ink_points(&img)))
+                    .collect();
+                let (mut ink, mut ok, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+                for (p, r) in paths.iter().zip(decoded) {
+                    match r {
+                        Ok(points) => {
+                            ink.push(points);
+                            ok.push(p.clone());
+                        }
+                        Err(error) => skipped.push(Skipped { error }),
+                    }
+                }
+                progress(Progress {
+                    done: paths.len(),
+                    total: paths.len(),
+                    skipped: skipped.len(),
+                });
+                Ok(Prepared {
+                    kind: Kind::Ink(ink),
+                    paths: ok,
+                    skipped,
+                })
+            }
+        }
+    }
+}
+
+enum Kind<'a> {
+    Embedded {
+        model: &'a SimilarityModel,
+        emb: Tensor,
+    },
+    Ink(Vec<mhd::Ink>),
+}
+
+/// Images ready to be compared, in the order of [`Prepared::paths`].
+pub struct Prepared<'a> {
+    kind: Kind<'a>,
+    /// The images that were prepared.
+    pub paths: Vec<PathBuf>,
+    /// The files left out.
+    pub skipped: Vec<Skipped>,
+}
+
+impl Prepared<'_> {
+    /// The distance of every query row to every example row, row-major (lower is nearer).
+    pub fn distances(&self, queries: &[usize], examples: &[usize]) -> Result<Vec<f64>> {
+        match &self.kind {
+            Kind::Embedded { model, emb } => {
+                let _no_grad = tch::no_grad_guard();
+                let device = model.backbone().device();
+                let rows = |ids: &[usize]| -> Result<Tensor> {
+                    let idx =
+                        Tensor::from_slice(&ids.iter().map(|&i| i as i64).collect::<Vec<_>>())
+                            .f_to_device(device)?;
+                    Ok(emb.f_index_select(0, &idx)?)
+                };
+                to_f64(
+                    &model
+                        .logit_matrix(&rows(queries)?, &rows(examples)?)?
+                        .f_neg()?,
+                )
+            }
+            Kind::Ink(ink) => Ok(queries
+                .par_iter()
+                .flat_map_iter(|&q| {
+                    examples
+                        .iter()
+                        .map(move |&e| mhd::modified_hausdorff(&ink[q], &ink[e]))
+                })
+                .collect()),
+        }
+    }
+}
 
 /// How many classes per run, how many runs per group, and the seed that draws them.
 #[derive(Debug, Clone, Copy)]
@@ -32,108 +167,6 @@ pub struct OneShotOptions {
     pub runs: usize,
     /// Seed for the classes and image positions of every run.
     pub seed: u64,
-}
-
-/// Groups of classes: `ROOT/GROUP/CLASS/images` (an alphabet of characters), or
-/// `ROOT/CLASS/images`, which is one group named after `ROOT`.
-#[derive(Debug, Clone)]
-pub struct GroupedFolder {
-    /// The groups, sorted by name.
-    pub groups: Vec<Group>,
-    /// Whether the folder had two levels.
-    pub nested: bool,
-    /// Groups of a nested folder that are not labelled folders themselves (one class, an empty
-    /// class), with the reason: they cannot hold a run, but the others still can.
-    pub left_out: Vec<LeftOut>,
-}
-
-/// One group: its classes and their images.
-#[derive(Debug, Clone)]
-pub struct Group {
-    /// The group's folder name.
-    pub name: String,
-    /// Class names, sorted.
-    pub classes: Vec<String>,
-    /// The images of each class, sorted by path.
-    pub images: Vec<Vec<PathBuf>>,
-}
-
-impl GroupedFolder {
-    /// Reads `root`. It is nested when every one of its subfolders holds subfolders and no
-    /// images of its own; otherwise its subfolders are the classes of a single group.
-    pub fn read(root: &Path) -> Result<Self> {
-        let subdirs = |dir: &Path| -> Result<Vec<PathBuf>> {
-            let entries = std::fs::read_dir(dir).map_err(|e| Error::Dataset {
-                path: dir.to_path_buf(),
-                message: format!("cannot read the folder: {e}"),
-            })?;
-            let mut dirs: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_dir() && !is_hidden(p))
-                .collect();
-            dirs.sort();
-            Ok(dirs)
-        };
-        let top = subdirs(root)?;
-        let mut nested = !top.is_empty();
-        for dir in &top {
-            let has_own_images = std::fs::read_dir(dir)
-                .map(|entries| {
-                    entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .any(|p| p.is_file() && has_image_extension(&p))
-                })
-                .unwrap_or(false);
-            if has_own_images || subdirs(dir)?.is_empty() {
-                nested = false;
-                break;
-            }
-        }
-        let group = |dir: &Path| -> Result<Group> {
-            let folder = LabelledFolder::read(dir)?;
-            let mut images = vec![Vec::new(); folder.classes.len()];
-            for (path, &label) in folder.images.iter().zip(&folder.labels) {
-                images[label].push(path.clone());
-            }
-            Ok(Group {
-                name: file_name(dir),
-                classes: folder.classes,
-                images,
-            })
-        };
-        let mut groups = Vec::new();
-        let mut left_out = Vec::new();
-        if nested {
-            for dir in &top {
-                match group(dir) {
-                    Ok(g) => groups.push(g),
-                    Err(Error::Dataset { message, .. }) => left_out.push(LeftOut {
-                        group: file_name(dir),
-                        reason: message,
-                    }),
-                    Err(e) => return Err(e),
-                }
-            }
-        } else {
-            groups.push(group(root)?);
-        }
-        Ok(GroupedFolder {
-            groups,
-            nested,
-            left_out,
-        })
-    }
-}
-
-fn is_hidden(p: &Path) -> bool {
-    p.file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.display().to_string())
 }
 
 /// The result of one group.
@@ -231,17 +264,26 @@ pub fn score_run(distances: &[f64], ways: usize) -> (f64, usize) {
     let mut score = 0.0;
     let mut tied = 0;
     for (class, row) in distances.chunks(ways).enumerate() {
-        let min = row.iter().copied().fold(f64::INFINITY, f64::min);
-        let near = |d: f64| d - min <= TIE * min.abs().max(1.0);
-        let at_min = row.iter().filter(|&&d| near(d)).count();
-        if at_min > 1 {
-            tied += 1;
-        }
-        if row.get(class).is_some_and(|&d| near(d)) {
-            score += 1.0 / at_min as f64;
-        }
+        let (s, t) = score_row(row, class);
+        score += s;
+        tied += usize::from(t);
     }
     (score, tied)
+}
+
+/// One query's score against its row of distances when `right` is its own example: 1 when
+/// strictly nearest, `1 / t` when tied with `t − 1` others at the smallest distance, else 0;
+/// and whether the smallest distance was tied.
+pub fn score_row(row: &[f64], right: usize) -> (f64, bool) {
+    let min = row.iter().copied().fold(f64::INFINITY, f64::min);
+    let near = |d: f64| d == min || d - min <= TIE * min.abs().max(1.0);
+    let at_min = row.iter().filter(|&&d| near(d)).count();
+    let score = if row.get(right).is_some_and(|&d| near(d)) {
+        1.0 / at_min as f64
+    } else {
+        0.0
+    };
+    (score, at_min > 1)
 }
 
 /// The relative difference under which two distances tie (float32 noise).
@@ -254,10 +296,10 @@ fn too_small(group: &str, classes: usize, ways: usize) -> LeftOut {
     }
 }
 
-/// Embeds the images of `data` and runs N-way one-shot classification in every group that has
-/// `ways` classes of two images or more.
+/// Prepares the images of `data` (embeddings under a model, or ink) and runs N-way one-shot
+/// classification in every group that has `ways` classes of two images or more.
 pub fn evaluate_one_shot(
-    model: &SimilarityModel,
+    measure: &Measure<'_>,
     data: &Path,
     options: &OneShotOptions,
     embed: &EmbedOptions,
@@ -304,7 +346,7 @@ pub fn evaluate_one_shot(
         .iter()
         .flat_map(|g| g.images.iter().flatten().cloned())
         .collect();
-    let done = embed_paths(model.backbone(), &paths, embed, progress)?;
+    let done = measure.prepare(&paths, embed, progress)?;
     let row_of: std::collections::HashMap<&PathBuf, usize> =
         done.paths.iter().enumerate().map(|(i, p)| (p, i)).collect();
 
@@ -336,29 +378,13 @@ pub fn evaluate_one_shot(
     }
     left_out.sort_by(|a, b| a.group.cmp(&b.group));
 
-    let _no_grad = tch::no_grad_guard();
-    let device = model.backbone().device();
-    let pooled = Tensor::from_slice(&done.vectors)
-        .f_view([done.paths.len() as i64, done.dim as i64])?
-        .f_to_device(device)?;
-    let emb = model.embed(&pooled)?;
-    let rows = |ids: &[usize]| -> Result<Tensor> {
-        let idx = Tensor::from_slice(&ids.iter().map(|&i| i as i64).collect::<Vec<_>>())
-            .f_to_device(device)?;
-        Ok(emb.f_index_select(0, &idx)?)
-    };
-
     let mut groups = Vec::new();
     let (mut total, mut trials, mut tied_trials) = (0.0, 0, 0);
     for (name, classes, runs) in plans {
         let mut score = 0.0;
         for run in &runs {
             // By the negated logit: the calibrated distance saturates (and ties) far sooner.
-            let d = to_f64(
-                &model
-                    .logit_matrix(&rows(&run.queries)?, &rows(&run.examples)?)?
-                    .f_neg()?,
-            )?;
+            let d = done.distances(&run.queries, &run.examples)?;
             let (s, t) = score_run(&d, options.ways);
             score += s;
             tied_trials += t;
@@ -441,49 +467,5 @@ mod tests {
         }
         assert_eq!(runs, draw_runs(&classes, &options, &mut dataset::rng(3)));
         assert_ne!(runs, draw_runs(&classes, &options, &mut dataset::rng(4)));
-    }
-
-    #[test]
-    fn a_nested_folder_is_read_as_groups_and_a_flat_one_as_one_group() {
-        let dir = std::env::temp_dir().join(format!("lookalike-oneshot-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for (g, c) in [
-            ("alpha", "c1"),
-            ("alpha", "c2"),
-            ("beta", "c1"),
-            ("beta", "c2"),
-        ] {
-            let d = dir.join("nested").join(g).join(c);
-            std::fs::create_dir_all(&d).unwrap();
-            std::fs::create_dir_all(dir.join("flat").join(c)).unwrap();
-            for i in 0..2 {
-                std::fs::write(d.join(format!("{i}.png")), b"x").unwrap();
-                std::fs::write(dir.join("flat").join(c).join(format!("{g}{i}.png")), b"x").unwrap();
-            }
-        }
-        // A group with a single class cannot hold a run; it is left out, not fatal.
-        std::fs::create_dir_all(dir.join("nested/gamma/c1")).unwrap();
-        std::fs::write(dir.join("nested/gamma/c1/0.png"), b"x").unwrap();
-        let nested = GroupedFolder::read(&dir.join("nested")).unwrap();
-        assert!(nested.nested);
-        assert_eq!(nested.left_out.len(), 1);
-        assert_eq!(nested.left_out[0].group, "gamma");
-        assert!(nested.left_out[0].reason.contains("at least two classes"));
-        let names: Vec<&str> = nested.groups.iter().map(|g| g.name.as_str()).collect();
-        assert_eq!(names, ["alpha", "beta"]);
-        assert_eq!(nested.groups[1].classes, ["c1", "c2"]);
-        let images: usize = nested
-            .groups
-            .iter()
-            .flat_map(|g| &g.images)
-            .map(Vec::len)
-            .sum();
-        assert_eq!(images, 8);
-        let flat = GroupedFolder::read(&dir.join("flat")).unwrap();
-        assert!(!flat.nested);
-        assert_eq!(flat.groups.len(), 1);
-        assert_eq!(flat.groups[0].name, "flat");
-        assert_eq!(flat.groups[0].images[0].len(), 4);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
