@@ -4,6 +4,7 @@
 mod bad_input;
 mod calibration_cli;
 mod conformance;
+mod conformance_sealed;
 mod crash;
 mod embed_cli;
 mod explain_cli;
