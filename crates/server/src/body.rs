@@ -46,6 +46,20 @@ pub enum Body {
     Form(Form),
 }
 
+/// Reads a metadata patch: a JSON object to merge (`null` removes a key), or a clear error.
+pub async fn metadata_patch(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match read(req, payload, limit).await? {
+        Body::Json(serde_json::Value::Object(m)) => Ok(m),
+        _ => Err(ApiError::bad_request(
+            "send the metadata to merge as a JSON object",
+        )),
+    }
+}
+
 /// The largest JSON body for `limit` bytes of images: base64 is 4/3 of the bytes, plus room for
 /// metadata.
 pub fn json_limit(limit: usize) -> usize {

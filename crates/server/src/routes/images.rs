@@ -232,14 +232,7 @@ pub async fn update(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (name, collection, id) = target(&req, &state, path, Access::Write)?;
-    let patch = match body::read(&req, payload, state.config.max_upload_bytes).await? {
-        Body::Json(Value::Object(m)) => m,
-        _ => {
-            return Err(ApiError::bad_request(
-                "send the metadata to merge as a JSON object",
-            ))
-        }
-    };
+    let patch = body::metadata_patch(&req, payload, state.config.max_upload_bytes).await?;
     let worker = collection.clone();
     let found = state
         .run_async(Job::Store, move || async move {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::image_view;
 use super::query::{load_cropped, Source};
 use crate::auth::{check, Access};
-use crate::body::{self, Body};
+use crate::body;
 use crate::error::ApiError;
 use crate::state::{AppState, Job};
 
@@ -166,14 +166,7 @@ pub async fn update(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (name, collection, product) = target(&req, &state, path, Access::Write)?;
-    let patch = match body::read(&req, payload, state.config.max_upload_bytes).await? {
-        Body::Json(Value::Object(m)) => m,
-        _ => {
-            return Err(ApiError::bad_request(
-                "send the metadata to merge as a JSON object",
-            ))
-        }
-    };
+    let patch = body::metadata_patch(&req, payload, state.config.max_upload_bytes).await?;
     let renamed = patch
         .get(PRODUCT_KEY)
         .and_then(Value::as_str)
