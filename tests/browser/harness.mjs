@@ -35,10 +35,10 @@ export function chunk(type, data) {
   crc.writeUInt32BE(crc32(td));
   return Buffer.concat([len, td, crc]);
 }
-/** An RGB PNG of `size`×`size` whose pixel (x, y) is `pixel(x, y)` = [r, g, b]. */
-export function png(size, pixel) {
-  const raw = Buffer.alloc((size * 3 + 1) * size);
-  for (let y = 0; y < size; y += 1) {
+/** An RGB PNG of `size`×`height` (square by default) whose pixel (x, y) is `pixel(x, y)` = [r, g, b]. */
+export function png(size, pixel, height = size) {
+  const raw = Buffer.alloc((size * 3 + 1) * height);
+  for (let y = 0; y < height; y += 1) {
     const row = y * (size * 3 + 1);
     raw[row] = 0; // filter: none
     for (let x = 0; x < size; x += 1) {
@@ -48,7 +48,7 @@ export function png(size, pixel) {
   }
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
+  ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),

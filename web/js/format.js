@@ -43,10 +43,11 @@ export function logitText(logit, digits = ownDigits(logit)) {
   return isNum(logit) ? `logit ${fmt(logit, digits)}` : '';
 }
 
-/** What to call a stored image: its label, its external id, its file name, or its id. */
+/** What to call a stored image: its label, its title, its external id, its file name, or its id. */
 export function hitLabel(hit) {
   const m = hit.metadata || {};
   if (m.label !== undefined && m.label !== null) return String(m.label);
+  if (typeof m.title === 'string' && m.title) return m.title;
   if (m.external_id) return String(m.external_id);
   if (typeof m.path === 'string') return m.path.split(/[\\/]/).pop();
   return `image ${hit.id}`;

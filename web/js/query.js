@@ -4,6 +4,7 @@
 import { ApiError } from './api.js';
 import { hitLabel } from './format.js';
 import { clearError, showError } from './messages.js';
+import { clearRegion } from './region.js';
 import { renderResults } from './results.js';
 import { search, updateSearchButton } from './search.js';
 import { el, state } from './state.js';
@@ -18,6 +19,7 @@ export function setQueryFile(file, source) {
   const name = file.name && file.name !== 'image.png' ? file.name : `${source} image`;
   state.query = { kind: 'file', file, name, url: URL.createObjectURL(file) };
   newQuery();
+  clearRegion();
   search();
 }
 
@@ -25,6 +27,7 @@ export function setQueryId(hit) {
   forgetQueryUrl();
   state.query = { kind: 'id', id: hit.id, name: `more like #${hit.id} ${hitLabel(hit)}`, url: hit.image_url || hit.thumbnail_url };
   newQuery();
+  clearRegion();
   search();
 }
 
@@ -49,6 +52,7 @@ export function clearQuery() {
   forgetQueryUrl();
   state.query = null;
   forgetResults();
+  clearRegion();
   el.status.textContent = '';
   clearError();
 }

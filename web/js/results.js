@@ -1,5 +1,5 @@
-// The results grid: one card per hit with its similarity and logit, its decision, a heatmap
-// toggle, the compare button and "more like this".
+// The results grid: one card per hit (per product in a grouped search) with its similarity and
+// logit, its decision, a heatmap toggle, the compare button and "more like this".
 
 import { openCompare } from './compare.js';
 import { h, badge, moreIcon, spinner } from './dom.js';
@@ -8,6 +8,7 @@ import { sidebarChoice } from './explainers.js';
 import { clamp01, fmt, hitLabel, logitDigits, logitText, mapMethod, simCut } from './format.js';
 import { progress, showError } from './messages.js';
 import { renderNovelty } from './novelty.js';
+import { productLine } from './products.js';
 import { setQueryId } from './query.js';
 import { el, state } from './state.js';
 
@@ -83,12 +84,19 @@ function resultCard(hit, rank) {
 
   const exact = typeof hit.logit === 'number'
     ? `similarity ${sim}, logit ${hit.logit}, score ${hit.score}` : `similarity ${sim}, score ${hit.score}`;
-  const card = h('article', { class: `card ${hit.same ? 'is-same' : 'is-diff'}`, 'data-testid': 'result-card', 'data-id': String(hit.id) },
+  const grouped = 'group' in hit;
+  const card = h('article', {
+    class: `card ${hit.same ? 'is-same' : 'is-diff'}`,
+    'data-testid': 'result-card',
+    'data-id': String(hit.id),
+    'data-product': grouped && hit.group !== null ? String(hit.group) : null,
+  },
     thumb,
     h('div', { class: 'card-body' },
       h('div', { class: 'card-title' },
         h('span', { class: 'card-label', 'data-testid': 'result-label', title: label, text: label }),
         h('span', { class: 'card-id', text: `#${hit.id}` })),
+      grouped ? productLine(hit) : null,
       h('div', { class: 'card-score', title: exact },
         h('span', { class: 'score', 'data-testid': 'result-score', text: fmt(sim) }),
         h('span', { class: 'score-label', text: 'similarity' }),

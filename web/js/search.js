@@ -1,35 +1,18 @@
-// Searching: the options form, the request, and "show more".
+// Searching: the options form (with the filter, the region and grouping), the request, and
+// "show more".
 
 import { api, ApiError, collectionPath } from './api.js';
 import { currentCollection } from './collections.js';
+import { refreshKeys } from './filter-builder.js';
+import { markBadFilter, readFilter } from './filters.js';
 import { clearError, progress, showError } from './messages.js';
+import { GROUP_KEY, groupsToHits } from './products.js';
+import { regionParams, showRegion } from './region.js';
 import { renderResults } from './results.js';
 import { el, state } from './state.js';
 
-/** `label=sneaker, color=red` (or a JSON object) -> {label: "sneaker", color: "red"}. */
-export function parseFilter(text) {
-  text = text.trim();
-  if (!text) return null;
-  if (text.startsWith('{')) {
-    let obj;
-    try {
-      obj = JSON.parse(text);
-    } catch {
-      throw new ApiError(0, 'bad_filter', 'The filter is not valid JSON.');
-    }
-    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new ApiError(0, 'bad_filter', 'The filter must be a JSON object.');
-    return obj;
-  }
-  const filter = {};
-  for (const part of text.split(/[,;\n]/)) {
-    if (!part.trim()) continue;
-    const i = part.indexOf('=');
-    const key = i > 0 ? part.slice(0, i).trim() : '';
-    if (!key) throw new ApiError(0, 'bad_filter', `Bad filter "${part.trim()}": write key=value, e.g. label=sneaker.`);
-    filter[key] = part.slice(i + 1).trim().replace(/^"(.*)"$/, '$1');
-  }
-  return filter;
-}
+/** Metadata the collection writes itself: no use in a filter. */
+const INTERNAL_KEYS = new Set(['path', 'sha256', 'width', 'height', 'feed_hash', 'image_link']);
 
 function readParams() {
   const k = Number.parseInt(el.k.value, 10);
@@ -39,7 +22,14 @@ function readParams() {
     minSim = Number(el.minSim.value);
     if (!Number.isFinite(minSim)) throw new ApiError(0, 'bad_min_similarity', 'The minimum similarity must be a number.');
   }
-  return { collection: el.collection.value, k, filter: parseFilter(el.filter.value), minSim };
+  return {
+    collection: el.collection.value,
+    k,
+    filter: readFilter(),
+    minSim,
+    ...regionParams(),
+    groupBy: el.groupBy.checked ? GROUP_KEY : null,
+  };
 }
 
 export function updateSearchButton() {
@@ -56,12 +46,18 @@ function request(q, params, offset) {
     if (offset) form.append('offset', String(offset));
     if (params.filter) form.append('filter', JSON.stringify(params.filter));
     if (params.minSim !== null) form.append('min_similarity', String(params.minSim));
+    if (params.crop) form.append('crop', params.crop.join(','));
+    if (params.autoCrop) form.append('auto_crop', 'true');
+    if (params.groupBy) form.append('group_by', params.groupBy);
     return { method: 'POST', form };
   }
   const json = { id: q.id, k: params.k };
   if (offset) json.offset = offset;
   if (params.filter) json.filter = params.filter;
   if (params.minSim !== null) json.min_similarity = params.minSim;
+  if (params.crop) json.crop = params.crop;
+  if (params.autoCrop) json.auto_crop = true;
+  if (params.groupBy) json.group_by = params.groupBy;
   return { method: 'POST', json };
 }
 
@@ -73,11 +69,13 @@ export async function search({ append = false } = {}) {
     return;
   }
   clearError();
+  markBadFilter(null);
   let params;
   try {
     params = append ? state.lastParams : readParams();
   } catch (e) {
     showError(e);
+    if (e.code === 'bad_filter') markBadFilter(e.message);
     return;
   }
   if (!params || !params.collection) {
@@ -98,18 +96,17 @@ export async function search({ append = false } = {}) {
     if (queryKey !== state.queryKey) return; // the query changed meanwhile
     state.lastParams = params;
     state.searched = true;
+    state.grouped = Array.isArray(body.groups);
+    state.usedCrop = body.crop || null;
     state.threshold = typeof body.threshold === 'number' ? body.threshold : (currentCollection() || {}).threshold;
     if (!append) {
       state.novelty = body.novelty || null;
       state.outOfCatalogue = body.out_of_catalogue === true;
     }
-    const hits = body.hits || [];
+    const hits = state.grouped ? groupsToHits(body.groups) : (body.hits || []);
     state.hits = append ? state.hits.concat(hits) : hits;
-    for (const h of hits) {
-      const label = h.metadata && h.metadata.label;
-      if (typeof label === 'string' || typeof label === 'number') state.labels.add(String(label));
-    }
-    refreshSuggestions();
+    learnMetadata(hits);
+    showRegion();
     renderResults({ append, newHits: hits, offset });
     // A new result list starts at its top, wherever the page was scrolled to.
     const topbar = document.querySelector('.topbar').getBoundingClientRect().bottom;
@@ -117,12 +114,16 @@ export async function search({ append = false } = {}) {
     el.more.hidden = hits.length < params.k;
     const took = typeof body.took_ms === 'number' ? ` in ${body.took_ms.toFixed(1)} ms` : '';
     const same = state.hits.filter((h) => h.same).length;
-    done(state.hits.length
-      ? `${state.hits.length} result${state.hits.length === 1 ? '' : 's'}${took} · ${same} called the same`
-      : `No results${took}.`);
+    const n = state.hits.length;
+    const noun = state.grouped ? `product${n === 1 ? '' : 's'}` : `result${n === 1 ? '' : 's'}`;
+    done(n ? `${n} ${noun}${took} · ${same} called the same` : `No results${took}.`);
   } catch (e) {
     done('');
-    if (queryKey === state.queryKey) showError(e, 'Search failed');
+    if (queryKey === state.queryKey) {
+      showError(e, 'Search failed');
+      // The server's 400 about the filter is said again under the field that holds it.
+      if (e.status === 400 && /\bfilter\b/.test(e.message)) markBadFilter(e.message);
+    }
   } finally {
     done('');
     state.searching = false;
@@ -135,6 +136,17 @@ export async function search({ append = false } = {}) {
       search();
     }
   }
+}
+
+/** The labels (for the filter's suggestions) and the metadata keys (for the builder) of hits. */
+function learnMetadata(hits) {
+  for (const hit of hits) {
+    const m = hit.metadata || {};
+    if (typeof m.label === 'string' || typeof m.label === 'number') state.labels.add(String(m.label));
+    for (const key of Object.keys(m)) if (!INTERNAL_KEYS.has(key)) state.metaKeys.add(key);
+  }
+  refreshSuggestions();
+  refreshKeys();
 }
 
 export function refreshSuggestions() {

@@ -16,6 +16,16 @@ export const el = {
   minSim: $('min-sim-input'),
   filter: $('filter-input'),
   suggestions: $('filter-suggestions'),
+  filterChips: $('filter-chips'),
+  filterError: $('filter-error'),
+  filterKey: $('filter-key'),
+  filterKeys: $('filter-keys'),
+  filterOp: $('filter-op'),
+  filterValue: $('filter-value'),
+  filterValue2: $('filter-value2'),
+  filterAdd: $('filter-add'),
+  autoCrop: $('auto-crop'),
+  groupBy: $('group-by'),
   searchButton: $('search-button'),
   dropzone: $('dropzone'),
   fileInput: $('file-input'),
@@ -24,6 +34,12 @@ export const el = {
   queryImage: $('query-image'),
   queryName: $('query-name'),
   queryClear: $('query-clear'),
+  regionFrame: $('region-frame'),
+  regionBox: $('region-box'),
+  regionTag: $('region-tag'),
+  regionInfo: $('region-info'),
+  regionBar: $('region-bar'),
+  regionClear: $('region-clear'),
   error: $('error'),
   errorMessage: $('error-message'),
   errorDetail: $('error-detail'),
@@ -50,7 +66,11 @@ export const state = {
   // The query: {kind: 'file', file, name, url} or {kind: 'id', id, label, url}; null when none.
   query: null,
   queryKey: 0, // bumps whenever the query changes: explanation caches are per query
-  hits: [],
+  hits: [], // the shown hits; in a grouped search each best image, with `group` and `other_ids`
+  grouped: false, // the shown results are products (group_by), not images
+  // The box drawn on the query, [x, y, w, h] in fractions of the image; null for the whole image.
+  region: null,
+  usedCrop: null, // the last search's `crop`: the box the server used, in pixels (null: whole)
   novelty: null, // the last search's `novelty` (null when the collection cannot judge)
   outOfCatalogue: false,
   threshold: null, // the model's distance threshold: same when 1 − similarity < threshold
@@ -58,6 +78,7 @@ export const state = {
   searching: false,
   again: false, // search again when the running search ends (the query changed meanwhile)
   searched: false, // a search for the current query came back
-  explanations: new Map(), // `${queryKey}|${hit}|${method}|${layer}|${target}|${masks}` -> Promise
+  explanations: new Map(), // `${queryKey}|${box}|${hit}|${method}|${layer}|${target}|${masks}` -> Promise
   labels: new Set(),
+  metaKeys: new Set(), // metadata keys seen on hits, offered by the filter builder
 };
