@@ -1,7 +1,8 @@
 # Lookalike: everything a fresh machine needs, from the registries (PyPI, crates.io, Debian).
 #
-#   make demo   set everything up, train a model on Fashion-MNIST, index the demo catalogue with
-#               it, then serve it (BIND=127.0.0.1:8080 by default)
+#   make demo   set everything up, train a model on Fashion-MNIST, import the demo shop's products
+#               with it, then serve it (BIND=127.0.0.1:8080 by default) and a sample product page
+#               with the widget (SHOP_BIND=127.0.0.1:8081)
 #   make test   set everything up, then run the formatting, lint and test gates
 #
 # Running either twice is quick and changes nothing: every step is a file target.
@@ -12,6 +13,7 @@ WEIGHTS := weights/efficientnet-lite0.safetensors
 BIN     := target/release/lookalike
 DEMO    := index/demo
 BIND    := 127.0.0.1:8080
+SHOP_BIND := 127.0.0.1:8081
 
 .PHONY: setup build demo test lint unit bench bench-ann bench-server clean postgres browser
 .DELETE_ON_ERROR:
@@ -38,33 +40,40 @@ build: .cargo/config.toml
 	cargo build --release --workspace --quiet
 
 # The demo: Fashion-MNIST (MIT) from Debian's dataset-fashion-mnist. A head is trained on 150
-# train-split images per class; the catalogue is 300 test-split images per class, labelled by
-# their class folder.
+# train-split images per class; the catalogue is a shop of 200 test-split products per class,
+# each with its image and two augmented views of it (PNNNNN.png, PNNNNN-view-flip.png,
+# PNNNNN-view-zoom.png), a generated price, brand and stock, imported from a generated
+# Merchant Center feed so that the UI's filters have something to work on.
 $(DEMO)/train.done: scripts/demo_catalogue.py | $(VENV)/.installed
 	$(PY) scripts/demo_catalogue.py images --split train --per-class 150 --out $(DEMO)/train
 	touch $@
 
 $(DEMO)/catalogue.done: scripts/demo_catalogue.py | $(VENV)/.installed
-	$(PY) scripts/demo_catalogue.py images --split test --per-class 300 --out $(DEMO)/catalogue
+	$(PY) scripts/demo_catalogue.py products --split test --per-class 200 --out $(DEMO)/catalogue
 	touch $@
 
 $(DEMO)/model/model.json: $(DEMO)/train.done | setup
 	rm -rf $(DEMO)/model
 	$(BIN) train --data $(DEMO)/train --out $(DEMO)/model --seed 0
 
-# The `catalogue` collection. One left by an earlier demo (zero-shot, or an earlier training of
-# the model) is moved to $(DEMO)/replaced-catalogue; one bound to any other model stops the
-# demo, untouched.
+# The `catalogue` collection. One left by an earlier demo (zero-shot, an earlier training of
+# the model, or images without products) is moved to $(DEMO)/replaced-catalogue; one bound to
+# any other model stops the demo, untouched. The import is idempotent, so a broken one resumes.
 index/catalogue/.demo-built: $(DEMO)/catalogue.done $(DEMO)/model/model.json | setup
 	$(PY) scripts/demo_catalogue.py make-way --collection index/catalogue --model $(DEMO)/model \
 		--aside $(DEMO)/replaced-catalogue
 	test -f index/catalogue/collection.json || $(BIN) index create catalogue --model $(DEMO)/model
-	$(BIN) index add catalogue $(DEMO)/catalogue
+	touch index/catalogue/.demo-products
+	$(BIN) index import catalogue $(DEMO)/catalogue/feed.csv --images-root $(DEMO)/catalogue --prune
 	touch $@
 
-# Serves every collection in index/ (the demo's `catalogue` among them) until Ctrl-C.
+# Serves every collection in index/ (the demo's `catalogue` among them) until Ctrl-C, and the
+# sample shop's product page with the widget on another port (another origin, allowed by CORS).
 demo: setup index/catalogue/.demo-built
-	$(BIN) serve --data-dir index --bind $(BIND)
+	$(PY) scripts/demo_shop.py --bind $(SHOP_BIND) --lookalike http://$(BIND)/ \
+		--feed $(DEMO)/catalogue/feed.csv & shop=$$!; \
+	$(BIN) serve --data-dir index --bind $(BIND) --cors-origin http://$(SHOP_BIND); \
+	kill $$shop 2>/dev/null
 
 lint: setup
 	cargo fmt --all --check

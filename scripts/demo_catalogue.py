@@ -6,15 +6,26 @@ The images are Zalando's Fashion-MNIST (MIT licence), as packaged by Debian in
 unpacked with `dpkg -x`, unless it is already installed under /usr/share/datasets.
 
     demo_catalogue.py images --split train --per-class 150 --out index/demo/train
-    demo_catalogue.py images --split test  --per-class 300 --out index/demo/catalogue
+    demo_catalogue.py products --split test --per-class 200 --out index/demo/catalogue
     demo_catalogue.py make-way --collection index/catalogue --model index/demo/model \
         --aside index/demo/replaced-catalogue
 
 `images` writes the first N images of each class of the split (in the split's order) to
 OUT/CLASS/NNNNN.png, NNNNN being the image's index in the split; `--per-class 0` writes them all.
+
+`products` makes a shop of the same images: product PNNNNN has three photos, the image itself
+(OUT/CLASS/PNNNNN.png) and two augmented views of it, named as such (PNNNNN-view-flip.png, a
+mirror image, and PNNNNN-view-zoom.png, its centre enlarged), and OUT/feed.csv describes every
+product in the columns of a Google Merchant Center feed (id, title, image_link,
+additional_image_link, price as "12.99 EUR", brand, availability, product_type) plus label,
+stock and in_stock. Prices, brands and stock are drawn from a generator seeded by the product
+index, so the same product always gets the same ones. `lookalike index import NAME OUT/feed.csv
+--images-root OUT` imports it.
+
 `make-way` gets a collection folder ready for the demo's trained model (see its help).
 """
 import argparse
+import csv
 import gzip
 import hashlib
 import json
@@ -30,6 +41,8 @@ from PIL import Image
 CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"]
 INSTALLED = pathlib.Path("/usr/share/datasets/fashion-mnist")
 FILES = {"train": "train", "test": "t10k"}
+# Written into the collection folder by make demo before it imports the products' feed.
+PRODUCTS_MARK = ".demo-products"
 
 
 def fetch(tmp):
@@ -81,6 +94,74 @@ def write_images(split, per_class, out):
     return sum(counts)
 
 
+# A base price per class (EUR) and the brands a product may have.
+BASE_PRICE = {"t-shirt": 15, "trouser": 40, "pullover": 35, "dress": 45, "coat": 90, "sandal": 30,
+              "shirt": 25, "sneaker": 60, "bag": 50, "ankle-boot": 80}
+BRANDS = ["Northwind", "Lumen", "Kestrel", "Marlow", "Oakline"]
+FEED_COLUMNS = ["id", "title", "image_link", "additional_image_link", "price", "brand", "availability",
+                "product_type", "label", "stock", "in_stock"]
+
+
+def views(img):
+    """The two augmented views of a 28×28 image, by name: a mirror image and its centre zoomed."""
+    pil = Image.fromarray(img)
+    zoom = pil.crop((3, 3, 25, 25)).resize(pil.size, Image.BILINEAR)
+    return {"flip": pil.transpose(Image.FLIP_LEFT_RIGHT), "zoom": zoom}
+
+
+def product_row(index, cls):
+    """The feed row of product `index` (the image's index in the split) of class `cls`."""
+    r = np.random.default_rng(index)
+    stock = int(r.choice([0, 0, 1, 2, 3, 5, 8, 12, 20, 40]))
+    price = BASE_PRICE[cls] * float(r.uniform(0.6, 1.6))
+    pid = f"P{index:05d}"
+    brand = BRANDS[int(r.integers(len(BRANDS)))]
+    return {
+        "id": pid,
+        "title": f"{brand} {cls.replace('-', ' ')} {index}",
+        "image_link": f"{cls}/{pid}.png",
+        "additional_image_link": ",".join(f"{cls}/{pid}-view-{v}.png" for v in ("flip", "zoom")),
+        "price": f"{round(price) - 0.01:.2f} EUR",
+        "brand": brand,
+        "availability": "in_stock" if stock > 0 else "out_of_stock",
+        "product_type": f"Clothing & Accessories > {cls}",
+        "label": cls,
+        "stock": stock,
+        "in_stock": "true" if stock > 0 else "false",
+    }
+
+
+def write_products(split, per_class, out):
+    """Writes the first `per_class` images of each class as products (three photos each) and
+    OUT/feed.csv; returns how many products."""
+    out = pathlib.Path(out)
+    images, labels = load(split)
+    if out.exists():
+        shutil.rmtree(out)
+    limit = per_class if per_class > 0 else len(labels)
+    counts = [0] * len(CLASSES)
+    rows = []
+    for i, (img, label) in enumerate(zip(images, labels)):
+        if counts[label] >= limit:
+            continue
+        cls = CLASSES[label]
+        row = product_row(i, cls)
+        folder = out / cls
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(out / row["image_link"])
+        for name, view in views(img).items():
+            view.save(folder / f"{row['id']}-view-{name}.png")
+        rows.append(row)
+        counts[label] += 1
+        if min(counts) >= limit:
+            break
+    with open(out / "feed.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FEED_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
 def fingerprint(model_dir):
     """The fingerprint Lookalike records for a trained model folder (crates/engine, config.rs)."""
     h = hashlib.sha256(b"siamese\0")
@@ -100,10 +181,13 @@ def make_way(collection, model, aside):
     recorded = json.loads(config.read_text())["model"]
     path = recorded.get("path")
     if path is not None and pathlib.Path(path).resolve() == model.resolve():
-        if recorded.get("fingerprint") == fingerprint(model):
+        if recorded.get("fingerprint") != fingerprint(model):
+            why = f"was built with an earlier training of {model}"
+        elif not (collection / PRODUCTS_MARK).exists():
+            why = "holds an earlier demo's catalogue (images, not products)"
+        else:
             print(f"{collection} already uses {model}: completing it", file=sys.stderr)
             return 0
-        why = f"was built with an earlier training of {model}"
     elif path is None:
         why = "is a zero-shot collection, as an earlier make demo built it"
     else:
@@ -126,11 +210,16 @@ def main():
     i.add_argument("--out", required=True)
     i.add_argument("--split", choices=sorted(FILES), default="test")
     i.add_argument("--per-class", type=int, default=50, help="images per class; 0: all of the split")
+    pr = sub.add_parser("products", help="write Fashion-MNIST products (three photos each) and their feed")
+    pr.add_argument("--out", required=True)
+    pr.add_argument("--split", choices=sorted(FILES), default="test")
+    pr.add_argument("--per-class", type=int, default=50, help="products per class; 0: all of the split")
     w = sub.add_parser(
         "make-way",
         help="move the old demo's collection aside",
         description="If COLLECTION is the demo's but bound to an older training of MODEL, or is zero-shot "
-        "(what make demo built before it trained a model), move it to ASIDE (replacing an earlier one). "
+        "(what make demo built before it trained a model), or holds images but not the products of the demo's "
+        "feed (an earlier make demo), move it to ASIDE (replacing an earlier one). "
         "If it already uses MODEL's current files, keep it. Refuse (exit 1) if it uses any other model.",
     )
     w.add_argument("--collection", required=True)
@@ -140,6 +229,9 @@ def main():
     if args.command == "images":
         n = write_images(args.split, args.per_class, args.out)
         print(f"wrote {n} Fashion-MNIST {args.split} images in {len(CLASSES)} classes to {args.out}", file=sys.stderr)
+    elif args.command == "products":
+        n = write_products(args.split, args.per_class, args.out)
+        print(f"wrote {n} Fashion-MNIST {args.split} products (3 photos each) and {args.out}/feed.csv", file=sys.stderr)
     else:
         sys.exit(make_way(args.collection, args.model, args.aside))
 

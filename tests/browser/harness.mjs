@@ -138,8 +138,9 @@ export function otherDomainImage() {
 // ---------------------------------------------------------------------------------------------
 // The server and the browser
 
-export function startServer(dataDir) {
-  const child = spawn(BIN, ['serve', '--data-dir', dataDir, '--bind', '127.0.0.1:0'], {
+/** Starts `lookalike serve` on a free port with `extra` options (`--read-key`, `--cors-origin`…). */
+export function startServer(dataDir, extra = []) {
+  const child = spawn(BIN, ['serve', '--data-dir', dataDir, '--bind', '127.0.0.1:0', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

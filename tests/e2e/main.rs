@@ -26,3 +26,4 @@ mod report_cli;
 mod server_api;
 mod server_guards;
 mod train_cli;
+mod widget_cors;

@@ -24,6 +24,8 @@ pub struct Reply {
     pub status: u16,
     /// The Content-Type header.
     pub content_type: String,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -37,6 +39,15 @@ impl Reply {
                 String::from_utf8_lossy(&self.body[..self.body.len().min(500)])
             )
         })
+    }
+
+    /// The value of header `name` (any case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The error message of an error reply.
@@ -61,6 +72,9 @@ impl TestServer {
             .env_remove("LOOKALIKE_API_KEYS")
             .env_remove("LOOKALIKE_ADMIN_KEYS")
             .env_remove("LOOKALIKE_LOCK_READS")
+            .env_remove("LOOKALIKE_READ_KEYS")
+            .env_remove("LOOKALIKE_CORS_ORIGINS")
+            .env_remove("LOOKALIKE_CORS_CREDENTIALS")
             .env("RUST_BACKTRACE", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -96,6 +110,14 @@ impl TestServer {
         };
         let status = response.status();
         let content_type = response.content_type().to_string();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| {
+                let value = response.header(&n)?.to_string();
+                Some((n.to_ascii_lowercase(), value))
+            })
+            .collect();
         let mut body = Vec::new();
         response
             .into_reader()
@@ -105,6 +127,7 @@ impl TestServer {
         Reply {
             status,
             content_type,
+            headers,
             body,
         }
     }

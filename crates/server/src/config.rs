@@ -1,4 +1,5 @@
-//! How a server is set up: where its collections are, who may write, and its limits.
+//! How a server is set up: where its collections are, who may read and write (and from which
+//! other sites' pages), and its limits.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,8 +15,13 @@ pub struct ServeConfig {
     pub api_keys: Vec<String>,
     /// Keys that may also add images from paths on the server (batch jobs).
     pub admin_keys: Vec<String>,
+    /// Keys that may only read (search, explain, images): the widget's, public on a shop's
+    /// pages. When there are any, reads need a key.
+    pub read_keys: Vec<String>,
     /// Reads need a key too.
     pub lock_reads: bool,
+    /// Which other sites' pages may call the API from a browser.
+    pub cors: crate::cors::CorsPolicy,
     /// The largest request body: an upload, or JSON with base64 images.
     pub max_upload_bytes: usize,
     /// Decoding limits for uploads (pixel count against decompression bombs).
@@ -45,7 +51,9 @@ impl Default for ServeConfig {
             data_dir: PathBuf::from("index"),
             api_keys: Vec::new(),
             admin_keys: Vec::new(),
+            read_keys: Vec::new(),
             lock_reads: false,
+            cors: crate::cors::CorsPolicy::default(),
             max_upload_bytes: 20 << 20,
             limits: DecodeLimits {
                 max_pixels: 40_000_000,
@@ -67,5 +75,11 @@ impl ServeConfig {
     /// Model replicas each collection may load: one per search slot and per heavy slot.
     pub fn replicas(&self) -> usize {
         self.search_slots.max(1) + self.heavy_slots.max(1)
+    }
+
+    /// Whether reads need a key: `lock_reads`, or read-only keys given (a read key that anyone
+    /// could do without would mean nothing).
+    pub fn reads_locked(&self) -> bool {
+        self.lock_reads || !self.read_keys.is_empty()
     }
 }

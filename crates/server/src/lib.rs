@@ -4,6 +4,7 @@
 //!   and returns a [`Running`] server with its address. `lookalike serve` is a thin wrapper.
 //! - [`routes`] holds the one table of routes; handlers parse a request ([`body`]), check its
 //!   key ([`auth`]), call one `lookalike-engine` function and map its error ([`error`]).
+//! - [`cors`]: which other sites' pages may call the API (the widget at `/widget.js`).
 //! - Model work (embedding a query, explaining, adding) runs on the blocking thread pool through
 //!   [`state::AppState::run`], in slots by kind: searches and explanations each hold their own
 //!   model replicas, so a slow explanation never stalls a search, and the async workers stay free
@@ -13,6 +14,7 @@
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod explanation;
 pub mod metrics;
@@ -172,6 +174,7 @@ pub async fn start(config: ServeConfig, bind: &str) -> Result<Running, ServeErro
         lookalike_engine::explainers::registry(),
         config,
     ));
+    let cors = state.config.cors.clone();
     let server = HttpServer::new(move || {
         let state = state.clone();
         let timeout = state.config.timeout;
@@ -210,6 +213,12 @@ pub async fn start(config: ServeConfig, bind: &str) -> Result<Running, ServeErro
                     Ok(response)
                 }
             })
+            // Outermost, so that a preflight is answered before routing and every answer to an
+            // allowed origin carries its headers.
+            .wrap(actix_web::middleware::Condition::new(
+                cors.enabled(),
+                cors.middleware(),
+            ))
     })
     .workers(workers)
     .listen(listener)

@@ -16,6 +16,7 @@ mod progress;
 pub mod report;
 pub mod search;
 pub mod serve;
+mod serve_access;
 pub mod train;
 
 /// The async runtime for the commands that talk to a vector store (one thread: the CLI does one

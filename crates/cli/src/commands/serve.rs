@@ -49,6 +49,8 @@ pub struct ServeArgs {
     /// Reads (search, images, explanations, metrics) need a key too.
     #[arg(long, env = "LOOKALIKE_LOCK_READS")]
     lock_reads: bool,
+    #[command(flatten)]
+    access: super::serve_access::AccessArgs,
     /// The largest upload, in bytes (JSON with base64 may be a third larger).
     #[arg(long, default_value_t = 20 << 20)]
     max_upload_bytes: usize,
@@ -92,11 +94,14 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             .collect()
     };
     let defaults = ServeConfig::default();
+    let (read_keys, cors) = a.access.resolve()?;
     let config = ServeConfig {
         data_dir: a.data.data_dir.clone(),
         api_keys: keys(a.api_keys),
         admin_keys: keys(a.admin_keys),
+        read_keys,
         lock_reads: a.lock_reads,
+        cors,
         max_upload_bytes: a.max_upload_bytes,
         limits: lookalike_core::DecodeLimits {
             max_pixels: a.max_pixels,

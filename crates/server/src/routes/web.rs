@@ -1,12 +1,14 @@
 //! The web UI: the files of `web/` (the page, its style, `app.js` and the ES modules of
 //! `web/js/` it imports), compiled into the binary so that it serves the same page wherever it
-//! runs. A test checks that [`MODULES`] names every file of `web/js/`.
+//! runs, and the embeddable widget `web/widget/widget.js` at `/widget.js`. A test checks that
+//! [`MODULES`] names every file of `web/js/`.
 
 use actix_web::HttpResponse;
 
 const INDEX: &str = include_str!("../../../../web/index.html");
 const SCRIPT: &str = include_str!("../../../../web/app.js");
 const STYLE: &str = include_str!("../../../../web/style.css");
+const WIDGET: &str = include_str!("../../../../web/widget/widget.js");
 
 fn file(content_type: &str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
@@ -28,6 +30,12 @@ pub async fn script() -> HttpResponse {
 /// `GET /style.css`
 pub async fn style() -> HttpResponse {
     file("text/css; charset=utf-8", STYLE)
+}
+
+/// `GET /widget.js`: the "similar products" widget for other sites' pages. A classic script, so
+/// that a `<script src>` on any origin loads it without CORS.
+pub async fn widget() -> HttpResponse {
+    file("text/javascript; charset=utf-8", WIDGET)
 }
 
 /// The ES modules that `app.js` imports, by file name: `GET /js/{name}`.
