@@ -67,7 +67,10 @@ pub const MODULES: &[(&str, &str)] = &[
         include_str!("../../../../web/js/messages.js"),
     ),
     ("novelty.js", include_str!("../../../../web/js/novelty.js")),
-    ("products.js", include_str!("../../../../web/js/products.js")),
+    (
+        "products.js",
+        include_str!("../../../../web/js/products.js"),
+    ),
     (
         "query-crop.js",
         include_str!("../../../../web/js/query-crop.js"),
