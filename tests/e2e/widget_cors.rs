@@ -39,18 +39,17 @@ fn widget_js_is_served_to_any_page_without_a_key() {
     assert_eq!(script.content_type, "text/javascript");
     let body = String::from_utf8(script.body).unwrap();
     assert!(body.contains("customElements.define('lookalike-similar'"));
-    assert!(body.contains("attachShadow"), "the widget's style is isolated");
+    assert!(
+        body.contains("attachShadow"),
+        "the widget's style is isolated"
+    );
 }
 
 #[test]
 fn only_listed_origins_get_cors_headers_and_preflights() {
     let dir = tempfile::tempdir().unwrap();
     let data = catalogue(dir.path());
-    let server = TestServer::start(
-        &data,
-        &["--read-key", READ, "--cors-origin", SHOP],
-        &[],
-    );
+    let server = TestServer::start(&data, &["--read-key", READ, "--cors-origin", SHOP], &[]);
     let key = ("X-API-Key", READ);
 
     // An allowed origin: its own origin echoed, `Vary: Origin`, no credentials.
@@ -68,10 +67,7 @@ fn only_listed_origins_get_cors_headers_and_preflights() {
         let other = search(&server, &[key, ("Origin", origin)]);
         assert_eq!(other.status, 200, "{origin}");
         for (name, _) in &other.headers {
-            assert!(
-                !name.starts_with("access-control-"),
-                "{origin} got {name}"
-            );
+            assert!(!name.starts_with("access-control-"), "{origin} got {name}");
         }
     }
     // No Origin (curl, a server): no CORS header either.
@@ -84,7 +80,10 @@ fn only_listed_origins_get_cors_headers_and_preflights() {
     assert_eq!(pre.status, 200, "{}", String::from_utf8_lossy(&pre.body));
     assert_eq!(pre.header("access-control-allow-origin"), Some(SHOP));
     let methods = pre.header("access-control-allow-methods").unwrap();
-    assert!(methods.contains("POST") && methods.contains("GET"), "{methods}");
+    assert!(
+        methods.contains("POST") && methods.contains("GET"),
+        "{methods}"
+    );
     let headers = pre
         .header("access-control-allow-headers")
         .unwrap()
@@ -140,7 +139,10 @@ fn several_origins_a_wildcard_and_credentials() {
         expect(&any, 200, "");
         assert_eq!(any.header("access-control-allow-origin"), Some("*"));
         assert_eq!(any.header("access-control-allow-credentials"), None);
-        assert_eq!(preflight(&server, OTHER).header("access-control-allow-origin"), Some("*"));
+        assert_eq!(
+            preflight(&server, OTHER).header("access-control-allow-origin"),
+            Some("*")
+        );
     }
     // No --cors-origin: no CORS at all.
     {
@@ -148,7 +150,10 @@ fn several_origins_a_wildcard_and_credentials() {
         let none = search(&server, &[("Origin", SHOP)]);
         expect(&none, 200, "");
         assert_eq!(none.header("access-control-allow-origin"), None);
-        assert_eq!(preflight(&server, SHOP).header("access-control-allow-origin"), None);
+        assert_eq!(
+            preflight(&server, SHOP).header("access-control-allow-origin"),
+            None
+        );
     }
 }
 
@@ -167,7 +172,11 @@ fn a_read_key_may_read_but_never_write() {
     expect(&search(&server, &[]), 401, "needs an API key");
     expect(&search(&server, &[("X-API-Key", "nope")]), 403, "not valid");
     for k in [READ, "other-read-key", KEY, ADMIN] {
-        expect(&search(&server, &[("Authorization", &format!("Bearer {k}"))]), 200, "");
+        expect(
+            &search(&server, &[("Authorization", &format!("Bearer {k}"))]),
+            200,
+            "",
+        );
     }
     // Everything the widget does: a grouped search, a thumbnail, an image, an explanation.
     let grouped = server.json(
@@ -181,8 +190,16 @@ fn a_read_key_may_read_but_never_write() {
     let thumb = server.call("GET", "/api/collections/shop/images/0/thumbnail", &read);
     expect(&thumb, 200, "");
     assert!(thumb.content_type.starts_with("image/"));
-    expect(&server.call("GET", "/api/collections/shop/images/0/image", &read), 200, "");
-    expect(&server.call("GET", "/api/collections/shop/images/0/thumbnail", &[]), 401, "");
+    expect(
+        &server.call("GET", "/api/collections/shop/images/0/image", &read),
+        200,
+        "",
+    );
+    expect(
+        &server.call("GET", "/api/collections/shop/images/0/thumbnail", &[]),
+        401,
+        "",
+    );
     let why = server.json(
         "POST",
         "/api/collections/shop/explain",
@@ -222,7 +239,12 @@ fn a_read_key_may_read_but_never_write() {
     assert_eq!(info["images"], 24, "nothing was written");
     // The API key still writes.
     expect(
-        &server.json("POST", "/api/collections/shop/images", &[("X-API-Key", KEY)], &add),
+        &server.json(
+            "POST",
+            "/api/collections/shop/images",
+            &[("X-API-Key", KEY)],
+            &add,
+        ),
         201,
         "",
     );
@@ -244,7 +266,10 @@ fn bad_cors_settings_stop_the_server_at_start() {
             vec!["--cors-origin", "*", "--cors-origin", SHOP],
             "either '*' or a list",
         ),
-        (vec!["--cors-credentials"], "needs at least one --cors-origin"),
+        (
+            vec!["--cors-credentials"],
+            "needs at least one --cors-origin",
+        ),
         (
             vec!["--cors-origin", "shop.example"],
             "\"shop.example\" is not a URL origin",
@@ -265,6 +290,9 @@ fn bad_cors_settings_stop_the_server_at_start() {
         let (_, stderr) = text(&run);
         assert!(!run.status.success(), "{args:?} started");
         assert!(stderr.contains("bad CORS settings"), "{args:?}: {stderr}");
-        assert!(stderr.contains(needle), "{args:?}: expected {needle:?} in {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: expected {needle:?} in {stderr}"
+        );
     }
 }

@@ -171,7 +171,11 @@ mod tests {
         assert!(!policy(&[], false).unwrap().enabled());
         assert_eq!(policy(&["*"], false).unwrap().describe(), ["*"]);
         let listed = policy(
-            &["https://shop.example", "http://127.0.0.1:5000", "https://shop.example"],
+            &[
+                "https://shop.example",
+                "http://127.0.0.1:5000",
+                "https://shop.example",
+            ],
             true,
         )
         .unwrap();
@@ -191,10 +195,7 @@ mod tests {
             policy(&["*", "https://a.example"], false),
             Err(CorsError::WildcardAmongOrigins)
         );
-        assert_eq!(
-            policy(&[], true),
-            Err(CorsError::CredentialsWithoutOrigins)
-        );
+        assert_eq!(policy(&[], true), Err(CorsError::CredentialsWithoutOrigins));
         for (origin, needle) in [
             ("shop.example", "scheme://host"),
             ("ftp://shop.example", "http or https"),
