@@ -3,6 +3,7 @@
 // folder starts its own server and browser with these.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
@@ -267,4 +268,11 @@ export async function launchBrowser(chromium, profileDir) {
   const page = context.pages()[0] || await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   return { context, page };
+}
+
+/** Checks that the binary and Chromium are there, naming what is missing; returns a new temp dir. */
+export function setUpRun(name) {
+  if (!fs.existsSync(BIN)) throw new Error(`no lookalike binary at ${BIN} (set LOOKALIKE_BIN, or run make setup)`);
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (run scripts/install-chromium.sh)`);
+  return fs.mkdtempSync(path.join(os.tmpdir(), `lookalike-${name}-`));
 }

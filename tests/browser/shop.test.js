@@ -21,6 +21,7 @@ import { serveWebDir } from './web-dir.mjs';
 import {
   BIN, CHROMIUM, SHOTS, WEB_DIR, SIZE, WHITE, CLASSES, png, rng, dropFile, launchBrowser, startServer, stopServer,
   waitLoaded,
+  setUpRun,
 } from './harness.mjs';
 
 // ---------------------------------------------------------------------------------------------
@@ -177,9 +178,7 @@ describe('shop UI: region, auto crop, products and filters', { timeout: 600_000 
   }
 
   before(async () => {
-    assert.ok(fs.existsSync(BIN), `no lookalike binary at ${BIN} (set LOOKALIKE_BIN, or run make setup)`);
-    assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (run scripts/install-chromium.sh)`);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-shop-'));
+    tmp = setUpRun('shop');
     pixels = photoPixels();
     const photos = path.join(tmp, 'photos');
     const feed = writeFeed(photos, pixels);

@@ -43,6 +43,7 @@ import {
   gridKey,
   launchBrowser,
   stopServer,
+  setUpRun,
 } from './harness.mjs';
 
 // ---------------------------------------------------------------------------------------------
@@ -56,9 +57,7 @@ describe('web UI in headless Chromium', { timeout: 600_000 }, () => {
   const pageErrors = [];
 
   before(async () => {
-    assert.ok(fs.existsSync(BIN), `no lookalike binary at ${BIN} (set LOOKALIKE_BIN, or run make setup)`);
-    assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (run scripts/install-chromium.sh)`);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-browser-'));
+    tmp = setUpRun('browser');
     images = writeImages(path.join(tmp, 'images'));
     const data = path.join(tmp, 'data');
     const run = (args) => execFileSync(BIN, [...args, '--data-dir', data], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -24,6 +24,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
   BIN, CHROMIUM, SHOTS, WEB_DIR, SIZE, CLASSES, png, rng, writeImages, startServer, stopServer, launchBrowser,
+  setUpRun,
 } from './harness.mjs';
 
 const READ_KEY = 'widget-read-key';
@@ -118,9 +119,7 @@ describe('the similar-products widget on another origin', { timeout: 600_000 }, 
   const pageErrors = [];
 
   before(async () => {
-    assert.ok(fs.existsSync(BIN), `no lookalike binary at ${BIN} (set LOOKALIKE_BIN, or run make setup)`);
-    assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (run scripts/install-chromium.sh)`);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-widget-'));
+    tmp = setUpRun('widget');
     const imagesDir = path.join(tmp, 'images');
     const images = writeImages(imagesDir);
     fs.writeFileSync(path.join(tmp, 'feed.csv'), feed(images));
