@@ -1,5 +1,6 @@
-// LOOKALIKE_WEB_DIR: the browser gets the page, its style and its ES modules (/app.js, /js/*.js)
-// from a folder instead of the server's compiled-in copies, to try a UI change without a rebuild.
+// LOOKALIKE_WEB_DIR: the browser gets the page, its style (/style.css, /css/*.css) and its ES
+// modules (/app.js, /js/*.js) from a folder instead of the server's compiled-in copies, to try a
+// UI change without a rebuild.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -7,7 +8,7 @@ import path from 'node:path';
 function served(pathname) {
   const rel = pathname.slice(1);
   if (rel === '') return ['index.html', 'text/html'];
-  if (rel === 'style.css') return [rel, 'text/css'];
+  if (rel === 'style.css' || /^css\/[a-z-]+\.css$/.test(rel)) return [rel, 'text/css'];
   if (rel === 'app.js' || /^js\/[a-z-]+\.js$/.test(rel)) return [rel, 'text/javascript'];
   return null;
 }

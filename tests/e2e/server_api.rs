@@ -32,6 +32,21 @@ fn every_route_works_end_to_end() {
     assert!(page.status == 200 && page.content_type.starts_with("text/html"));
     assert_eq!(server.get("/app.js").status, 200);
     assert_eq!(server.get("/style.css").status, 200);
+    let part = server.get("/css/results.css");
+    assert_eq!(part.status, 200);
+    assert!(
+        part.content_type.starts_with("text/css"),
+        "{}",
+        part.content_type
+    );
+    assert!(String::from_utf8_lossy(&part.body).contains(".card-score"));
+    let missing = server.get("/css/nothing%22here.css");
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.message().contains("nothing\\\"here.css"),
+        "{}",
+        missing.message()
+    );
     let doc = server.get("/openapi.json").json();
     assert!(doc["paths"]["/api/collections/{name}/search"]["post"].is_object());
     let methods = server.get("/api/explainers").json();

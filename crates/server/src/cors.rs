@@ -157,6 +157,15 @@ impl CorsPolicy {
     }
 }
 
+/// Removes `Access-Control-Allow-Credentials` from an answer that allows no origin. actix-cors
+/// adds it to every answer once credentials are on, whether the request's origin was allowed or
+/// not; alone it grants nothing, but it says more than the policy does.
+pub fn drop_stray_credentials(headers: &mut header::HeaderMap) {
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +192,24 @@ mod tests {
             listed.describe(),
             ["http://127.0.0.1:5000", "https://shop.example"]
         );
+    }
+
+    #[test]
+    fn credentials_go_only_with_an_allowed_origin() {
+        let mut stray = header::HeaderMap::new();
+        stray.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            header::HeaderValue::from_static("true"),
+        );
+        let mut allowed = stray.clone();
+        allowed.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            header::HeaderValue::from_static("https://shop.example"),
+        );
+        drop_stray_credentials(&mut stray);
+        drop_stray_credentials(&mut allowed);
+        assert!(stray.is_empty());
+        assert_eq!(allowed.len(), 2);
     }
 
     #[test]

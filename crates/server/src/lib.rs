@@ -219,6 +219,16 @@ pub async fn start(config: ServeConfig, bind: &str) -> Result<Running, ServeErro
                 cors.enabled(),
                 cors.middleware(),
             ))
+            // Outside actix-cors: it sends the credentials header even to an origin it did not
+            // allow; an answer without an allowed origin carries no CORS header at all.
+            .wrap_fn(|req, srv| {
+                let call = srv.call(req);
+                async move {
+                    let mut response = call.await?;
+                    cors::drop_stray_credentials(response.headers_mut());
+                    Ok(response)
+                }
+            })
     })
     .workers(workers)
     .listen(listener)

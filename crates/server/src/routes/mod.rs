@@ -22,6 +22,7 @@ pub fn table() -> Vec<(Method, &'static str, Route)> {
         (Method::GET, "/app.js", aw::get().to(web::script)),
         (Method::GET, "/style.css", aw::get().to(web::style)),
         (Method::GET, "/js/{name}", aw::get().to(web::module)),
+        (Method::GET, "/css/{name}", aw::get().to(web::style_part)),
         (Method::GET, "/widget.js", aw::get().to(web::widget)),
         (Method::GET, "/healthz", aw::get().to(ops::healthz)),
         (Method::GET, "/metrics", aw::get().to(ops::metrics)),

@@ -1,9 +1,13 @@
-//! The web UI: the files of `web/` (the page, its style, `app.js` and the ES modules of
-//! `web/js/` it imports), compiled into the binary so that it serves the same page wherever it
-//! runs, and the embeddable widget `web/widget/widget.js` at `/widget.js`. A test checks that
-//! [`MODULES`] names every file of `web/js/`.
+//! The web UI: the files of `web/` (the page, its base style sheet and the parts of it in
+//! `web/css/`, `app.js` and the ES modules of `web/js/` it imports), compiled into the binary so
+//! that it serves the same page wherever it runs, and the embeddable widget
+//! `web/widget/widget.js` at `/widget.js`. Tests check that [`MODULES`] and [`STYLES`] name
+//! every file of `web/js/` and `web/css/`.
 
-use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::error::ApiError;
 
 const INDEX: &str = include_str!("../../../../web/index.html");
 const SCRIPT: &str = include_str!("../../../../web/app.js");
@@ -82,31 +86,95 @@ pub const MODULES: &[(&str, &str)] = &[
     ("state.js", include_str!("../../../../web/js/state.js")),
 ];
 
+/// The parts of the style sheet that `index.html` links after `/style.css`, by file name:
+/// `GET /css/{name}`.
+const STYLES: &[(&str, &str)] = &[
+    (
+        "compare.css",
+        include_str!("../../../../web/css/compare.css"),
+    ),
+    (
+        "controls.css",
+        include_str!("../../../../web/css/controls.css"),
+    ),
+    ("layout.css", include_str!("../../../../web/css/layout.css")),
+    (
+        "messages.css",
+        include_str!("../../../../web/css/messages.css"),
+    ),
+    ("query.css", include_str!("../../../../web/css/query.css")),
+    (
+        "results.css",
+        include_str!("../../../../web/css/results.css"),
+    ),
+];
+
+/// `name` from `table` as `content_type`, or a JSON 404 that names what is missing.
+fn named(
+    table: &[(&str, &'static str)],
+    what: &str,
+    name: &str,
+    content_type: &str,
+) -> HttpResponse {
+    match table.iter().find(|(n, _)| *n == name) {
+        Some((_, body)) => file(content_type, body),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {what} {name:?} in the web UI"),
+        )
+        .error_response(),
+    }
+}
+
 /// `GET /js/{name}`
 pub async fn module(name: actix_web::web::Path<String>) -> HttpResponse {
-    match MODULES.iter().find(|(n, _)| *n == name.as_str()) {
-        Some((_, body)) => file("text/javascript; charset=utf-8", body),
-        None => HttpResponse::NotFound()
-            .content_type("application/json")
-            .body(format!(
-                "{{\"error\":\"no module {:?} in the web UI\"}}",
-                name.as_str()
-            )),
-    }
+    named(MODULES, "module", &name, "text/javascript; charset=utf-8")
+}
+
+/// `GET /css/{name}`
+pub async fn style_part(name: actix_web::web::Path<String>) -> HttpResponse {
+    named(STYLES, "style sheet", &name, "text/css; charset=utf-8")
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn every_module_of_web_js_is_served() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/js");
+    /// The files of `web/{dir}` ending in `.{ext}`, sorted.
+    fn files(dir: &str, ext: &str) -> Vec<String> {
+        let dir = format!("{}/../../web/{dir}", env!("CARGO_MANIFEST_DIR"));
         let mut files: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".js"))
+            .filter(|n| n.ends_with(ext))
             .collect();
         files.sort();
+        files
+    }
+
+    #[test]
+    fn every_module_of_web_js_is_served() {
         let served: Vec<&str> = super::MODULES.iter().map(|(n, _)| *n).collect();
-        assert_eq!(files, served, "add new web/js modules to MODULES");
+        assert_eq!(
+            files("js", ".js"),
+            served,
+            "add new web/js modules to MODULES"
+        );
+    }
+
+    #[test]
+    fn every_part_of_web_css_is_served_and_linked() {
+        let served: Vec<&str> = super::STYLES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            files("css", ".css"),
+            served,
+            "add new web/css files to STYLES"
+        );
+        for name in served {
+            let link = format!("href=\"/css/{name}\"");
+            assert!(
+                super::INDEX.contains(&link),
+                "index.html must link /css/{name}"
+            );
+        }
     }
 }
