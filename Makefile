@@ -15,7 +15,7 @@ DEMO    := index/demo
 BIND    := 127.0.0.1:8080
 SHOP_BIND := 127.0.0.1:8081
 
-.PHONY: setup build demo test lint unit bench bench-ann bench-server clean postgres browser
+.PHONY: setup build demo test lint unit bench bench-ann bench-server clean postgres browser schemathesis
 .DELETE_ON_ERROR:
 
 setup: $(VENV)/.installed $(WEIGHTS) .cargo/config.toml build
@@ -96,6 +96,17 @@ browser: setup tests/browser/node_modules/.installed
 	scripts/install-chromium.sh
 	LOOKALIKE_BIN=$${LOOKALIKE_BIN:-$(BIN)} node --test tests/browser/*.test.js
 
+# The HTTP API fuzzed against its OpenAPI document (no 5xx, no answer that breaks the document),
+# with Schemathesis in a virtual environment of its own. MAX_EXAMPLES per operation (default 30).
+schemathesis: setup .venv-schemathesis/.installed
+	LOOKALIKE_BIN=$(BIN) scripts/schemathesis.sh $(MAX_EXAMPLES)
+
+.venv-schemathesis/.installed: scripts/requirements-schemathesis.txt
+	test -x .venv-schemathesis/bin/python || python3 -m venv .venv-schemathesis
+	.venv-schemathesis/bin/pip install --quiet --disable-pip-version-check \
+		-r scripts/requirements-schemathesis.txt
+	touch $@
+
 tests/browser/node_modules/.installed: tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 	touch $@
@@ -112,4 +123,4 @@ bench-server: setup $(DEMO)/model/model.json
 
 clean:
 	if [ -f index/catalogue/.demo-built ]; then rm -rf index/catalogue; fi
-	rm -rf target $(VENV) weights .cargo/config.toml $(DEMO)
+	rm -rf target $(VENV) .venv-schemathesis weights .cargo/config.toml $(DEMO)

@@ -74,8 +74,9 @@ def load(split):
         return read_idx(src / f"{prefix}-images-idx3-ubyte.gz"), read_idx(src / f"{prefix}-labels-idx1-ubyte.gz")
 
 
-def write_images(split, per_class, out):
-    """Writes the first `per_class` images of each class (all when 0); returns how many."""
+def first_per_class(split, per_class, out):
+    """Empties `out` and yields (index in the split, image, class name) for the first `per_class`
+    images of each class of `split` (all when 0), each class's folder under `out` made."""
     out = pathlib.Path(out)
     images, labels = load(split)
     if out.exists():
@@ -85,13 +86,20 @@ def write_images(split, per_class, out):
     for i, (img, label) in enumerate(zip(images, labels)):
         if counts[label] >= limit:
             continue
-        folder = out / CLASSES[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(img).save(folder / f"{i:05d}.png")
+        (out / CLASSES[label]).mkdir(parents=True, exist_ok=True)
+        yield i, img, CLASSES[label]
         counts[label] += 1
         if min(counts) >= limit:
             break
-    return sum(counts)
+
+
+def write_images(split, per_class, out):
+    """Writes the first `per_class` images of each class (all when 0); returns how many."""
+    n = 0
+    for i, img, cls in first_per_class(split, per_class, out):
+        Image.fromarray(img).save(pathlib.Path(out) / cls / f"{i:05d}.png")
+        n += 1
+    return n
 
 
 # A base price per class (EUR) and the brands a product may have.
@@ -135,26 +143,13 @@ def write_products(split, per_class, out):
     """Writes the first `per_class` images of each class as products (three photos each) and
     OUT/feed.csv; returns how many products."""
     out = pathlib.Path(out)
-    images, labels = load(split)
-    if out.exists():
-        shutil.rmtree(out)
-    limit = per_class if per_class > 0 else len(labels)
-    counts = [0] * len(CLASSES)
     rows = []
-    for i, (img, label) in enumerate(zip(images, labels)):
-        if counts[label] >= limit:
-            continue
-        cls = CLASSES[label]
+    for i, img, cls in first_per_class(split, per_class, out):
         row = product_row(i, cls)
-        folder = out / cls
-        folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(img).save(out / row["image_link"])
         for name, view in views(img).items():
-            view.save(folder / f"{row['id']}-view-{name}.png")
+            view.save(out / cls / f"{row['id']}-view-{name}.png")
         rows.append(row)
-        counts[label] += 1
-        if min(counts) >= limit:
-            break
     with open(out / "feed.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FEED_COLUMNS)
         writer.writeheader()
