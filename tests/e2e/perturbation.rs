@@ -78,9 +78,19 @@ fn attribution(
     a: &Tensor,
     b: &Tensor,
 ) -> (Tensor, Vec<f64>, Vec<f64>) {
+    attribution_at(model, explainer, a, b, Layer::Last)
+}
+
+/// [`attribution`] at `layer`.
+fn attribution_at(
+    model: &SimilarityModel,
+    explainer: &dyn Explainer,
+    a: &Tensor,
+    b: &Tensor,
+    layer: Layer,
+) -> (Tensor, Vec<f64>, Vec<f64>) {
     let options = ExplainOptions::default();
-    let grads =
-        score_gradients(model, a, b, Layer::Last, GradientPath::Auto, options.target).unwrap();
+    let grads = score_gradients(model, a, b, layer, GradientPath::Auto, options.target).unwrap();
     let probe = Probe {
         model,
         activations: &grads.activations,
@@ -153,7 +163,40 @@ fn occlusion_is_the_score_drop_of_each_masked_cell() {
         (got - want).abs() < 1e-3 * want.abs().max(1e-2),
         "{got} vs {want}"
     );
-    // An earlier layer runs the rest of the network per masked map, and still answers.
+    // An earlier layer runs the rest of the network per masked map, and masks blocks of cells
+    // (at most 7 × 7 of them): every cell of a block gets the drop of masking the whole block.
+    let (attr, _, _) = attribution_at(
+        &model,
+        registry().get("occlusion").unwrap(),
+        &a,
+        &b,
+        Layer::Unit(1),
+    );
+    let (h, w) = (attr.size()[1], attr.size()[2]);
+    assert!(
+        h >= 14 && w >= 14,
+        "unit 1 is {h} × {w}: too small to test blocks"
+    );
+    let (bh, bw) = ((h + 6) / 7, (w + 6) / 7);
+    let f1 = backbone.forward_units(&a, 0, 1).unwrap();
+    let block = f1.ones_like();
+    let _ = block.narrow(2, 0, bh).narrow(3, 0, bw).fill_(0.0);
+    let tail = backbone
+        .forward_units(&(&f1 * &block), 1, backbone.units())
+        .unwrap();
+    let want = score(&fa) - score(&tail);
+    for (i, j) in [(0, 0), (bh - 1, bw - 1), (0, bw - 1)] {
+        let got = attr.double_value(&[0, i, j]);
+        assert!(
+            (got - want).abs() < 1e-3 * want.abs().max(1e-2),
+            "cell ({i}, {j}): {got} vs {want}"
+        );
+    }
+    let next = attr.double_value(&[0, 0, bw]);
+    assert!(
+        (next - want).abs() > 1e-9,
+        "the next block has its own drop"
+    );
     let options = ExplainOptions::default();
     let e = explain_batch_with(
         &model,
