@@ -15,6 +15,8 @@ const DIFFERENT: RGBColor = RGBColor(0xd6, 0x27, 0x28);
 const GREY: RGBColor = RGBColor(0x88, 0x88, 0x88);
 const ORANGE: RGBColor = RGBColor(0xff, 0x7f, 0x0e);
 const SIZE: (u32, u32) = (520, 400);
+/// The column on the right of the curve charts that holds their legend.
+const LEGEND_WIDTH: u32 = 180;
 
 fn plot_error(e: impl std::fmt::Display) -> Error {
     Error::Plot(e.to_string())
@@ -321,7 +323,8 @@ pub fn reliability_svg(scores: &PairScores) -> Result<String> {
 }
 
 /// The mean deletion (`which` 0) or insertion (1) curve of every method, normalised per pair
-/// (unperturbed score 1, fully perturbed 0), the random baseline in grey.
+/// (unperturbed score 1, fully perturbed 0), the random baseline in grey. The legend sits in a
+/// column of its own on the right: inside the plot it hid the curves where they bunch up.
 pub fn curves_svg(faithfulness: &Faithfulness, which: usize) -> Result<String> {
     const PALETTE: [RGBColor; 8] = [
         SAME,
@@ -340,9 +343,11 @@ pub fn curves_svg(faithfulness: &Faithfulness, which: usize) -> Result<String> {
         .fold((0.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (SIZE.0 + 120, SIZE.1)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (SIZE.0 + LEGEND_WIDTH, SIZE.1)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (plot, key) = root.split_horizontally(SIZE.0);
+        let mut chart = ChartBuilder::on(&plot)
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(60)
@@ -364,6 +369,7 @@ pub fn curves_svg(faithfulness: &Faithfulness, which: usize) -> Result<String> {
             .draw()
             .map_err(plot_error)?;
         let mut colour = 0;
+        let mut drawn = Vec::new();
         for (name, c) in &faithfulness.curves {
             let y = &c[which];
             let n = y.len().saturating_sub(1).max(1) as f64;
@@ -378,19 +384,59 @@ pub fn curves_svg(faithfulness: &Faithfulness, which: usize) -> Result<String> {
                     y.iter().enumerate().map(|(i, v)| (i as f64 / n, *v)),
                     style,
                 ))
-                .map_err(plot_error)?
-                .label(name.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
+                .map_err(plot_error)?;
+            drawn.push((name.clone(), style));
         }
-        legend(
-            &mut chart,
-            if which == 0 {
-                SeriesLabelPosition::UpperRight
-            } else {
-                SeriesLabelPosition::LowerRight
-            },
-        )?;
+        for (i, (name, style)) in drawn.into_iter().enumerate() {
+            let y = 32 + 22 * i as i32;
+            key.draw(&PathElement::new([(4, y), (26, y)], style))
+                .map_err(plot_error)?;
+            key.draw(&Text::new(name, (32, y - 7), ("sans-serif", 13)))
+                .map_err(plot_error)?;
+        }
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `x` of the `<text>` element that reads `label`, in the SVG text.
+    fn text_x(svg: &str, label: &str) -> f64 {
+        let end = svg
+            .find(&format!(">\n{label}\n</text>"))
+            .unwrap_or_else(|| panic!("no label {label:?} in the chart"));
+        let start = svg[..end].rfind("<text").unwrap();
+        let attrs = &svg[start..end];
+        let x = attrs.find(" x=\"").unwrap() + 4;
+        attrs[x..x + attrs[x..].find('"').unwrap()].parse().unwrap()
+    }
+
+    #[test]
+    fn the_curves_legend_is_beside_the_plot_not_on_it() {
+        let mut f = Faithfulness::new(Default::default(), 4, 8, 18);
+        let falling: Vec<f64> = (0..=8).map(|i| 1.0 - i as f64 / 8.0).collect();
+        let rising: Vec<f64> = falling.iter().rev().copied().collect();
+        for name in [
+            "gradcam",
+            "integrated-gradients",
+            crate::faithfulness::RANDOM,
+        ] {
+            f.curves
+                .insert(name.into(), [falling.clone(), rising.clone()]);
+        }
+        for which in [0, 1] {
+            let svg = curves_svg(&f, which).unwrap();
+            for name in f.curves.keys() {
+                let x = text_x(&svg, name);
+                assert!(x > SIZE.0 as f64, "{name} at x = {x}, inside the plot");
+                assert!(
+                    x < (SIZE.0 + LEGEND_WIDTH) as f64 - 20.0,
+                    "{name} at x = {x}"
+                );
+            }
+        }
+    }
 }
