@@ -2,16 +2,27 @@
 //!
 //! hnsw_rs builds the graph; searches do not go through hnsw_rs. A snapshot of the graph in the
 //! sealed layout ([`Flat`]) is searched by the sealed loop, and the points inserted since the
-//! snapshot (at most [`REFRESH_AFTER`] - 1, kept contiguous) by an exact scan. The writer takes a
-//! new snapshot once that many points wait: reading the graph out costs a few link copies per
-//! node, a small fraction of what hnsw_rs spent inserting them.
+//! snapshot (a few hundred at most, kept contiguous) by an exact scan. The writer takes a new
+//! snapshot once [`MIN_PENDING`] to [`MAX_PENDING`] points wait (more for a larger graph):
+//! reading the graph out costs a few link copies per node, a small fraction of what hnsw_rs
+//! spent inserting them.
 
 use super::graph::Graph;
 use super::segment::{nearest_exact, Flat};
 use crate::{Metric, PointId};
 
-/// A new snapshot is taken once this many points were inserted since the last one.
-pub const REFRESH_AFTER: usize = 1024;
+/// A new snapshot is taken once `len / 64` points were inserted since the last one, but never
+/// fewer than [`MIN_PENDING`] nor more than [`MAX_PENDING`]: the exact scan stays short, and
+/// reading the graph out costs at most `64` node copies per inserted point below 65,536 nodes
+/// (100 at the default `seal_at` of 100,000), against hnsw_rs's thousands of distances.
+pub const MIN_PENDING: usize = 256;
+/// See [`MIN_PENDING`].
+pub const MAX_PENDING: usize = 1024;
+
+/// How many points may wait for a snapshot of a graph of `len` nodes.
+fn pending_cap(len: usize) -> usize {
+    (len / 64).clamp(MIN_PENDING, MAX_PENDING)
+}
 
 /// The mutable graph, its snapshot and the points newer than the snapshot.
 pub struct Mutable {
@@ -70,7 +81,7 @@ impl Mutable {
             self.pending_ids.push(*id);
             self.pending.extend_from_slice(v);
         }
-        self.pending_ids.len() >= REFRESH_AFTER
+        self.pending_ids.len() >= pending_cap(self.graph.len())
     }
 
     /// The graph as it is now, in the sealed layout. Takes only `&self`, so searches go on

@@ -177,7 +177,7 @@ fn a_reopened_segment_answers_the_same_and_honours_tombstones_and_filters() {
 /// once, filters honoured, and a new snapshot once enough points wait.
 #[test]
 fn the_mutable_part_answers_as_well_as_hnsw_rs_and_finds_new_points_at_once() {
-    use super::mutable::{Mutable, REFRESH_AFTER};
+    use super::mutable::{Mutable, MAX_PENDING, MIN_PENDING};
     let metric = Metric::L2;
     let dim = 32;
     let all: Vec<(PointId, Vec<f32>)> = clustered(6000, dim, 21, metric)
@@ -187,8 +187,9 @@ fn the_mutable_part_answers_as_well_as_hnsw_rs_and_finds_new_points_at_once() {
         .collect();
     let (first, later) = all.split_at(4000);
     let mut mutable = Mutable::new(graph_of(first, metric, 12), metric, dim);
-    // Fewer than REFRESH_AFTER newer points: they wait in the exact scan.
-    let (waiting, rest) = later.split_at(REFRESH_AFTER - 24);
+    // Fewer than MIN_PENDING newer points: they wait in the exact scan.
+    let (waiting, rest) = later.split_at(MIN_PENDING - 6);
+    assert!(waiting.len() + rest.len() >= MAX_PENDING);
     assert!(!mutable.insert(waiting), "no snapshot due yet");
     let queries = clustered(300, dim, 78, metric);
     let k = 10;
