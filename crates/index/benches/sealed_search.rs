@@ -1,5 +1,6 @@
 //! One query on a fixed sealed segment, at `ef` 16 and 64, through `VectorStore::search` (ids and
-//! scores, as `bench ann` measures it), so that a regression of the sealed loop shows in numbers.
+//! scores, as `bench ann` measures it), so that a regression of the sealed loop shows in numbers;
+//! and the same graph before sealing (the mutable part, searched through its snapshot).
 //!
 //! `cargo bench -p lookalike-index --bench sealed_search`
 //!
@@ -69,10 +70,34 @@ fn sealed_search(c: &mut Criterion) {
         rt.block_on(store.insert(points, Durability::Buffered))
             .expect("insert");
     }
+    let queries = vectors(100, 99);
+    assert_eq!(store.index_stats().mutable_points, N);
+    bench_group(
+        c,
+        &rt,
+        &store,
+        &queries,
+        "unsealed search, 10,000 x 128, k 10",
+    );
     store.seal().expect("seal");
     assert_eq!(store.index_stats().mutable_points, 0);
-    let queries = vectors(100, 99);
-    let mut group = c.benchmark_group("sealed search, 10,000 x 128, k 10");
+    bench_group(
+        c,
+        &rt,
+        &store,
+        &queries,
+        "sealed search, 10,000 x 128, k 10",
+    );
+}
+
+fn bench_group(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    store: &EmbeddedStore,
+    queries: &[Vec<f32>],
+    name: &str,
+) {
+    let mut group = c.benchmark_group(name);
     for ef in [16, 64] {
         let mut i = 0;
         group.bench_with_input(BenchmarkId::new("ef", ef), &ef, |b, &ef| {

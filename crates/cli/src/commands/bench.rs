@@ -1,6 +1,6 @@
 //! `lookalike bench ann`: recall, single-thread speed, build time and memory of the embedded
-//! store on a vector file, against exact search: first through the mutable hnsw_rs graph alone,
-//! then sealed, then with more points added unsealed. `scripts/bench_ann.py` runs it beside
+//! store on a vector file, against exact search: first unsealed (the mutable graph hnsw_rs built,
+//! searched through its snapshot), then sealed, then with more points added unsealed. `scripts/bench_ann.py` runs it beside
 //! hnswlib on the same data. `lookalike bench reopen` says where the time of opening goes and
 //! how much memory the open index takes.
 
@@ -78,7 +78,7 @@ struct AnnArgs {
     /// in the mutable graph for the last one (whose recall is against all the base vectors).
     #[arg(long, default_value_t = 0)]
     extra: usize,
-    /// Skip measuring the hnsw_rs graph alone before sealing.
+    /// Skip measuring the store before sealing (its mutable graph).
     #[arg(long)]
     no_mutable: bool,
     /// Print JSON.
@@ -121,7 +121,7 @@ struct Report {
     /// `bench reopen` in a fresh process, on the sealed store: where the time of opening goes
     /// and how much its resident memory grows (opening, then searching every query once).
     fresh_open: Option<serde_json::Value>,
-    /// The hnsw_rs graph alone, before sealing (what the store did before segments).
+    /// Before sealing: the mutable graph, searched through its snapshot in the sealed layout.
     mutable_runs: Vec<Run>,
     /// Sealed: the headline figures.
     runs: Vec<Run>,
@@ -357,7 +357,7 @@ async fn ann(a: AnnArgs) -> anyhow::Result<()> {
             peak_rss_mib, reopen_seconds, sealed_bytes as f64 / (1 << 20) as f64
         ))?;
         for (name, runs) in [
-            ("hnsw_rs alone", &report.mutable_runs),
+            ("unsealed", &report.mutable_runs),
             ("sealed", &report.runs),
             ("sealed + extra unsealed", &report.extra_runs),
         ] {

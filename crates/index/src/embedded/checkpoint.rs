@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::graph::Graph;
+use super::mutable::Mutable;
 use super::records::{self, LogOp};
 use super::sealed::{write_manifest, Manifest, Sealed, SegmentEntry};
 use super::{params_of, EmbeddedStore, Live};
@@ -47,8 +48,13 @@ impl EmbeddedStore {
         Ok(records::counter(raw.as_deref()))
     }
 
-    fn empty_graph(&self) -> Graph {
-        Graph::new(params_of(&self.config), self.config.metric, 0)
+    fn empty_graph(&self) -> Mutable {
+        self.mutable_of(Graph::new(params_of(&self.config), self.config.metric, 0))
+    }
+
+    /// `graph` as the mutable part, snapshotted for searches.
+    fn mutable_of(&self, graph: Graph) -> Mutable {
+        Mutable::new(graph, self.config.metric, self.config.dimension)
     }
 
     /// Sealed segments, then the mutable graph: dump + replay, or rebuilt from sled.
@@ -95,7 +101,8 @@ impl EmbeddedStore {
                     t.graph_load = (loaded - checked).as_secs_f64();
                 });
                 self.replay(&graph, checkpoint.seq)?;
-                self.live_mut().graph = graph;
+                let mutable = self.mutable_of(graph);
+                self.live_mut().mutable = mutable;
                 self.time(|t| t.replay = (start.elapsed() - loaded).as_secs_f64());
                 Ok(())
             }
@@ -149,7 +156,8 @@ impl EmbeddedStore {
         let graph = Graph::new(params_of(&self.config), self.config.metric, points.len());
         graph.insert(&points);
         let full = graph.len() >= self.options.seal_at;
-        self.live_mut().graph = graph;
+        let mutable = self.mutable_of(graph);
+        self.live_mut().mutable = mutable;
         if full {
             self.seal_locked()?;
         } else {
@@ -197,7 +205,7 @@ impl EmbeddedStore {
                     segments: segments.into_iter().collect(),
                 },
             );
-            live.graph = self.empty_graph();
+            live.mutable = self.empty_graph();
             let removed = live.tombstones.len() as u64;
             if drop_tombstones {
                 // Only now: until the manifest's swap, the old segments still held these points.
@@ -219,19 +227,19 @@ impl EmbeddedStore {
     pub(super) fn seal_locked(&self) -> Result<(), StoreError> {
         let (segment, manifest) = {
             let live = self.live();
-            if live.graph.len() == 0 {
+            if live.mutable.len() == 0 {
                 return Ok(());
             }
             let mut manifest = live.sealed.manifest.clone();
             let keep = |id: PointId| live.tombstones.contains(&id);
-            let segment = self.seal_graph(&live.graph, &mut manifest, &keep)?;
+            let segment = self.seal_graph(live.mutable.graph(), &mut manifest, &keep)?;
             (segment, manifest)
         };
         let old = {
             let mut live = self.live_mut();
             live.sealed.segments.extend(segment);
             live.sealed.manifest = manifest;
-            std::mem::replace(&mut live.graph, self.empty_graph())
+            std::mem::replace(&mut live.mutable, self.empty_graph())
         };
         // hnsw_rs frees its points one `Arc` at a time: not while searches wait.
         drop(old);
@@ -276,7 +284,7 @@ impl EmbeddedStore {
     pub(super) fn dump_locked(&self, live: &Live) -> Result<(), StoreError> {
         let seq = self.current_seq()?;
         self.db.flush().map_err(|e| self.sled(e))?;
-        live.graph.dump(
+        live.mutable.graph().dump(
             &self.graph_dir(),
             seq,
             live.sealed.manifest.generation,

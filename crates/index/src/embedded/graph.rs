@@ -10,7 +10,7 @@ use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use hnsw_rs::prelude::{AnnT, DistL1, DistL2, Distance, FilterT, Hnsw, HnswIo, Neighbour};
+use hnsw_rs::prelude::{AnnT, DistL1, DistL2, Distance, Hnsw, HnswIo};
 use serde::{Deserialize, Serialize};
 
 use super::segment::Builder;
@@ -138,7 +138,9 @@ impl Graph {
         }
     }
 
-    /// The `k` nearest nodes accepted by `keep`, nearest first.
+    /// The `k` nearest nodes accepted by `keep`, nearest first, by hnsw_rs's own search: the
+    /// store searches a snapshot instead (`mutable.rs`); tests compare the two.
+    #[cfg(test)]
     pub fn search(
         &self,
         query: &[f32],
@@ -146,6 +148,7 @@ impl Graph {
         ef: usize,
         keep: Option<&dyn Fn(PointId) -> bool>,
     ) -> Vec<(PointId, f32)> {
+        use hnsw_rs::prelude::{FilterT, Neighbour};
         if k == 0 || self.len() == 0 {
             return Vec::new();
         }

@@ -17,6 +17,7 @@
 
 mod checkpoint;
 mod graph;
+mod mutable;
 mod records;
 mod sealed;
 mod search;
@@ -34,6 +35,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use self::graph::{Graph, GraphParams};
+use self::mutable::Mutable;
 use self::records::{LogOp, StoredConfig, FORMAT};
 use self::sealed::Sealed;
 use crate::filter::indexable_pairs;
@@ -87,7 +89,7 @@ struct Trees {
 
 /// The index: the mutable graph, the sealed segments and the tombstones of both.
 struct Live {
-    graph: Graph,
+    mutable: Mutable,
     sealed: Sealed,
     tombstones: HashSet<PointId>,
 }
@@ -102,14 +104,14 @@ impl Live {
         ef: usize,
         keep: Option<&dyn Fn(PointId) -> bool>,
     ) -> Vec<(PointId, f32)> {
-        let mut found = if self.graph.len() == 0 {
+        let mut found = if self.mutable.len() == 0 {
             Vec::new()
         } else if self.tombstones.is_empty() {
-            self.graph.search(query, k, ef, keep)
+            self.mutable.search(query, k, ef, keep)
         } else {
             let alive =
                 |id: PointId| !self.tombstones.contains(&id) && keep.is_none_or(|keep| keep(id));
-            self.graph.search(query, k, ef, Some(&alive))
+            self.mutable.search(query, k, ef, Some(&alive))
         };
         for segment in &self.sealed.segments {
             found.extend(segment.search(query, k, ef, keep));
@@ -275,7 +277,11 @@ impl EmbeddedStore {
             trees,
             options,
             live: RwLock::new(Live {
-                graph: Graph::new(params_of(&config), config.metric, 0),
+                mutable: Mutable::new(
+                    Graph::new(params_of(&config), config.metric, 0),
+                    config.metric,
+                    config.dimension,
+                ),
                 sealed: Sealed::default(),
                 tombstones,
             }),
@@ -345,7 +351,7 @@ impl EmbeddedStore {
     pub fn index_stats(&self) -> IndexStats {
         let live = self.live();
         IndexStats {
-            mutable_points: live.graph.len(),
+            mutable_points: live.mutable.len(),
             segments: live.sealed.segments.len(),
             sealed_points: live.sealed.len(),
             sealed_bytes: live.sealed.bytes(),

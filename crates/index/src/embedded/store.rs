@@ -93,11 +93,17 @@ impl VectorStore for EmbeddedStore {
             .copied()
             .zip(points.into_iter().map(|p| p.vector))
             .collect();
-        let full = {
-            let live = self.live_mut();
-            live.graph.insert(&batch);
-            live.graph.len() >= self.options.seal_at
+        let (full, due) = {
+            let mut live = self.live_mut();
+            let due = live.mutable.insert(&batch);
+            (live.mutable.len() >= self.options.seal_at, due)
         };
+        if due && !full {
+            // Read the graph out while searches go on (the writer's turn keeps it still), then
+            // swap the snapshot in.
+            let flat = self.live().mutable.snapshot();
+            self.live_mut().mutable.install(flat);
+        }
         if full {
             // The points are stored already: a failed seal leaves them in the mutable graph.
             if let Err(e) = self.seal_locked() {

@@ -171,3 +171,70 @@ fn a_reopened_segment_answers_the_same_and_honours_tombstones_and_filters() {
     std::fs::write(&path, b"not a segment").unwrap();
     assert!(Segment::open(&path, metric, 16).is_err());
 }
+
+/// The mutable part is searched through a snapshot in the sealed layout plus an exact scan of
+/// the points inserted since: recall at least hnsw_rs's on the same graph, newer points found at
+/// once, filters honoured, and a new snapshot once enough points wait.
+#[test]
+fn the_mutable_part_answers_as_well_as_hnsw_rs_and_finds_new_points_at_once() {
+    use super::mutable::{Mutable, MAX_PENDING, MIN_PENDING};
+    let metric = Metric::L2;
+    let dim = 32;
+    let all: Vec<(PointId, Vec<f32>)> = clustered(6000, dim, 21, metric)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (2 * i as PointId, v))
+        .collect();
+    let (first, later) = all.split_at(4000);
+    let mut mutable = Mutable::new(graph_of(first, metric, 12), metric, dim);
+    // Fewer than MIN_PENDING newer points: they wait in the exact scan.
+    let (waiting, rest) = later.split_at(MIN_PENDING - 6);
+    assert!(waiting.len() + rest.len() >= MAX_PENDING);
+    assert!(!mutable.insert(waiting), "no snapshot due yet");
+    let queries = clustered(300, dim, 78, metric);
+    let k = 10;
+    let truth_of = |base: &[(PointId, Vec<f32>)]| -> Vec<Vec<PointId>> {
+        queries.iter().map(|q| truth(base, q, k, metric)).collect()
+    };
+    let seen = &all[..4000 + waiting.len()];
+    let truth_now = truth_of(seen);
+    for ef in [10, 16, 64] {
+        let theirs: Vec<_> = queries
+            .iter()
+            .map(|q| mutable.graph().search(q, k, ef, None))
+            .collect();
+        let ours: Vec<_> = queries
+            .iter()
+            .map(|q| mutable.search(q, k, ef, None))
+            .collect();
+        let (r_theirs, r_ours) = (recall(&theirs, &truth_now), recall(&ours, &truth_now));
+        eprintln!("mutable ef {ef}: recall@10 hnsw_rs {r_theirs:.4}, snapshot + scan {r_ours:.4}");
+        assert!(r_ours >= r_theirs, "ef {ef}: {r_ours} < hnsw_rs {r_theirs}");
+        assert!(ours.iter().all(|f| f.windows(2).all(|w| w[0].1 <= w[1].1)));
+    }
+    // A waiting point is its own nearest neighbour, at distance 0.
+    for (id, v) in waiting.iter().step_by(97) {
+        assert_eq!(mutable.search(v, 1, 64, None)[0], (*id, 0.0));
+    }
+    // Filters reach both the snapshot and the waiting points.
+    let fours = |id: PointId| id.is_multiple_of(4);
+    for q in &queries[..50] {
+        let found = mutable.search(q, k, 64, Some(&fours));
+        assert_eq!(found.len(), k);
+        assert!(found.iter().all(|(id, _)| id.is_multiple_of(4)));
+    }
+    // Enough waiting points: a snapshot is due; once installed, all are still found.
+    assert!(mutable.insert(rest), "a snapshot is due");
+    let flat = mutable.snapshot();
+    assert_eq!(flat.len(), all.len());
+    mutable.install(flat);
+    let truth_all = truth_of(&all);
+    let ours: Vec<_> = queries
+        .iter()
+        .map(|q| mutable.search(q, k, 64, None))
+        .collect();
+    assert!(recall(&ours, &truth_all) > 0.95);
+    for (id, v) in later.iter().step_by(101) {
+        assert_eq!(mutable.search(v, 1, 64, None)[0], (*id, 0.0));
+    }
+}

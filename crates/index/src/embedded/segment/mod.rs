@@ -7,6 +7,7 @@
 //! rebuild merges the segments again.
 
 mod file;
+mod flat;
 mod kernel;
 mod search;
 
@@ -16,6 +17,8 @@ use self::file::{Header, Mapped};
 use self::kernel::Kind;
 use self::search::View;
 use crate::{Metric, PointId};
+
+pub use self::flat::{nearest_exact, Flat};
 
 /// A sealed segment: its mapped file and the tombstones of its nodes.
 pub struct Segment {
@@ -103,21 +106,13 @@ impl Segment {
     }
 
     fn view(&self) -> View<'_> {
-        let h = &self.mapped.header;
         let s = &self.mapped.sections;
-        View {
-            kind: Kind::of(h.metric),
-            dim: h.dim,
-            m0: h.m0,
-            stride: h.stride(),
-            words: self.mapped.slice(s.nodes),
-            floats: self.mapped.slice(s.nodes),
-            upper_start: self.mapped.slice(s.upper_start),
-            upper: self.mapped.slice(s.upper),
-            upper_stride: 1 + h.m,
-            entry: h.entry,
-            len: h.len,
-        }
+        view_of(
+            &self.mapped.header,
+            self.mapped.slice(s.nodes),
+            self.mapped.slice(s.upper_start),
+            self.mapped.slice(s.upper),
+        )
     }
 
     /// The `k` nearest live points accepted by `keep`, nearest first, as `(id, distance)` in the
@@ -142,7 +137,25 @@ impl Segment {
     }
 }
 
-/// Lays a graph out as a segment, node by node, then writes it.
+/// The searchable view of a segment's arrays (mapped or in memory).
+fn view_of<'a>(h: &Header, nodes: &'a [u32], upper_start: &'a [u32], upper: &'a [u32]) -> View<'a> {
+    View {
+        kind: Kind::of(h.metric),
+        dim: h.dim,
+        m0: h.m0,
+        stride: h.stride(),
+        words: nodes,
+        floats: bytemuck::cast_slice(nodes),
+        upper_start,
+        upper,
+        upper_stride: 1 + h.m,
+        entry: h.entry,
+        len: h.len,
+    }
+}
+
+/// Lays a graph out as a segment, node by node, then writes it (or keeps it in memory as a
+/// [`Flat`]).
 pub struct Builder {
     header: Header,
     ids: Vec<u64>,

@@ -74,9 +74,11 @@ impl View<'_> {
 
 /// A node and its key; ordered by key, then node.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Scored {
-    key: f32,
-    node: u32,
+pub struct Scored {
+    /// The ranking key.
+    pub key: f32,
+    /// The node (or index).
+    pub node: u32,
 }
 
 impl Eq for Scored {}
