@@ -21,6 +21,7 @@ mod metric;
 mod pgvector;
 mod rank;
 mod store;
+mod unique;
 mod vectors;
 
 pub use embedded::{EmbeddedOptions, EmbeddedStore, IndexStats, OpenTimings};
@@ -33,7 +34,7 @@ pub use pgvector::{
 };
 pub use rank::TopK;
 pub use store::{
-    Durability, Hit, Metadata, NewPoint, Point, PointId, Query, RebuildReport, StoreInfo,
-    VectorStore,
+    Durability, Hit, Inserted, Metadata, NewPoint, Point, PointId, Query, RebuildReport, StoreInfo,
+    VectorStore, CONTENT_KEY, EXTERNAL_KEY,
 };
 pub use vectors::{paths_file_for, read_vectors, write_vectors, VectorFile, Vectors, VectorsError};

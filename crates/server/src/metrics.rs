@@ -7,6 +7,10 @@
 //! - `lookalike_explanations_total{method}`, `lookalike_images_added_total{collection}`
 //! - `lookalike_collection_images{collection}`, set at each scrape
 //!
+//! Every series carries `instance`, the process's name ([`crate::ServeConfig::instance`]), so
+//! that the metrics of several servers behind one address can be told apart, and
+//! `lookalike_instance_info{instance, version}` is 1.
+//!
 //! Routes are labelled by their pattern (`/api/collections/{name}/search`), never by the raw
 //! path, so that the number of series stays bounded.
 
@@ -35,14 +39,15 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new()
+        Self::new(&crate::config::default_instance())
     }
 }
 
 impl Metrics {
-    /// Fresh metrics in their own registry.
-    pub fn new() -> Self {
-        let registry = Registry::new();
+    /// Fresh metrics in their own registry, every series labelled `instance`.
+    pub fn new(instance: &str) -> Self {
+        let labels = std::collections::HashMap::from([("instance".to_string(), instance.into())]);
+        let registry = Registry::new_custom(None, Some(labels)).unwrap_or_default();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
             registry
@@ -71,6 +76,12 @@ impl Metrics {
         registry
             .register(Box::new(duration.clone()))
             .expect("unique metric");
+        let info = gauge(
+            "lookalike_instance_info",
+            "This process (its name is the instance label) and its version",
+            &["version"],
+        );
+        info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         Metrics {
             requests: counter(
                 "lookalike_http_requests_total",

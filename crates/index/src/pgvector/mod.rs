@@ -11,6 +11,7 @@
 //! - `query.rs`: filters as shippable SQL, and k-NN searches (pushed down to every shard).
 //! - `catalog.rs`: `lookalike_collections`, the collections a database holds.
 //! - `store.rs`: the [`VectorStore`](crate::VectorStore) implementation.
+//! - `unique.rs`: idempotent adds from many processes (unique content hash and external id).
 
 mod catalog;
 mod conninfo;
@@ -18,6 +19,7 @@ mod query;
 mod schema;
 mod store;
 mod tls;
+mod unique;
 
 use std::sync::Mutex as SyncMutex;
 use std::time::Duration;
