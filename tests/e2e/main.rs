@@ -10,6 +10,7 @@ mod embed_cli;
 mod explain_cli;
 mod explain_parity;
 mod filter_conformance;
+mod https_serve;
 mod import_cli;
 mod index_cli;
 mod lake_runs;
