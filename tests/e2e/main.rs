@@ -19,6 +19,7 @@ mod oneshot_training;
 mod parity;
 mod perturbation;
 mod pg_cli;
+mod pg_replica;
 mod pg_serve_many;
 mod pg_shards;
 mod pg_tls;

@@ -31,6 +31,7 @@ pub use flat::FlatStore;
 pub use metric::Metric;
 pub use pgvector::{
     list_collections, publish_collection, redact_url, strip_password, PgOptions, PgVectorStore,
+    ReplicaLag,
 };
 pub use rank::TopK;
 pub use store::{

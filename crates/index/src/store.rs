@@ -174,6 +174,18 @@ pub trait VectorStore: Send + Sync {
         Vec::new()
     }
 
+    /// How far behind its primary the replica that answers searches is; `None` when searches
+    /// read the primary (or the store has no replicas).
+    async fn replica_lag(&self) -> Result<Option<crate::ReplicaLag>, StoreError> {
+        Ok(None)
+    }
+
+    /// The shards the last search answered without (`partial_ok`), as `shard N (URL): why`;
+    /// empty after a complete answer.
+    async fn missing_shards(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Adds points and returns their new ids, in order. The whole batch is stored, or none of it.
     async fn insert(
         &self,

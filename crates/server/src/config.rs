@@ -49,6 +49,9 @@ pub struct ServeConfig {
     /// HTTPS with this certificate and key; `None`: plain HTTP (TLS ended before, at a load
     /// balancer).
     pub tls: Option<crate::tls::TlsFiles>,
+    /// A streaming standby of the pgvector collections' database: their searches read there,
+    /// and report its lag; writes stay on the primary.
+    pub read_url: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -75,6 +78,7 @@ impl Default for ServeConfig {
             allow_private_urls: false,
             instance: default_instance(),
             tls: None,
+            read_url: None,
         }
     }
 }

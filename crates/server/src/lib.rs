@@ -101,7 +101,8 @@ pub async fn open_collections(
     let mut open = BTreeMap::new();
     let mut skipped = Vec::new();
     for name in names {
-        match Collection::open(dir, &name, config.device).await {
+        match Collection::open_reading(dir, &name, config.device, config.read_url.as_deref()).await
+        {
             Ok(mut c) => {
                 c.set_model_replicas(config.replicas());
                 open.insert(name, Arc::new(c));

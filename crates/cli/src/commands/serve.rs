@@ -99,6 +99,16 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     tls_key: Option<std::path::PathBuf>,
+    /// A streaming standby (PostgreSQL replication) of the pgvector collections' database:
+    /// searches read there and report its lag (in each search answer and /metrics); adds,
+    /// changes and deletes stay on the primary. Its password comes as --pg's does.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LOOKALIKE_READ_URL",
+        hide_env_values = true
+    )]
+    read_url: Option<String>,
 }
 
 /// Runs `lookalike serve`.
@@ -148,6 +158,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             }
             None => lookalike_server::config::default_instance(),
         },
+        read_url: a.read_url.clone(),
         tls: match (a.tls_cert.clone(), a.tls_key.clone()) {
             (Some(cert), Some(key)) => Some(lookalike_server::tls::TlsFiles { cert, key }),
             _ => None,

@@ -230,6 +230,14 @@ impl VectorStore for PgVectorStore {
         self.search_batch(queries).await
     }
 
+    async fn replica_lag(&self) -> Result<Option<crate::ReplicaLag>, StoreError> {
+        PgVectorStore::replica_lag(self).await
+    }
+
+    async fn missing_shards(&self) -> Vec<String> {
+        PgVectorStore::missing_shards(self)
+    }
+
     async fn warnings(&self) -> Vec<String> {
         self.missing_shards()
             .into_iter()
