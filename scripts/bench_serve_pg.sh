@@ -5,6 +5,7 @@
 # loopback: it measures what the layout costs here, not what n machines give.
 #
 #   scripts/bench_serve_pg.sh [IMAGES] [SECONDS] [CLIENTS]     (defaults: 2000 15 8)
+#   LAYOUTS="0 3" scripts/bench_serve_pg.sh ...                  (0: one table, n: n shards)
 #
 # The collection (zero-shot tiny backbone) holds IMAGES generated 32 x 32 PNGs added with
 # `index add`; each search is a multipart upload of one of them (k = 10), so it includes the
@@ -65,14 +66,19 @@ def run(c):
     conns = [http.client.HTTPConnection(*a.split(":")) for a in addrs]
     n, end = c, time.time() + seconds
     while time.time() < end:
-        conn = conns[n % len(conns)]; n += 1
+        at = n % len(conns); conn = conns[at]; n += 1
         b, data = body(rng.choice(files))
         t = time.perf_counter()
         try:
             conn.request("POST", "/api/collections/bench/search", data, {"Content-Type": f"multipart/form-data; boundary={b}"})
-            r = conn.getresponse(); r.read(); ok = r.status == 200
-        except Exception:
+            r = conn.getresponse(); text = r.read(); ok = r.status == 200
+            if not ok and errors[0] == 0:
+                print(f"first error: {r.status} {text[:300]!r}", file=sys.stderr)
+        except Exception as e:
             ok = False
+            if errors[0] == 0:
+                print(f"first error: {e!r}", file=sys.stderr)
+            conns[at] = http.client.HTTPConnection(*addrs[at].split(":"))  # a fresh connection
         dt = time.perf_counter() - t
         with lock:
             (lat.append(dt) if ok else errors.__setitem__(0, errors[0] + 1))
@@ -85,7 +91,7 @@ PYEOF
 
 echo "| layout | serve processes | searches/s | mean ms | p99 ms | errors |"
 echo "|---|---:|---:|---:|---:|---:|"
-for shards in 0 1 2 3; do
+for shards in ${LAYOUTS:-0 1 2 3}; do
     base=$((57000 + shards * 10))
     start "$WORK/pg$shards-c" $base
     list=()
@@ -104,7 +110,7 @@ for shards in 0 1 2 3; do
             "$BIN" serve --pg "$(url $base)" --data-dir "$dir" --bind 127.0.0.1:0 --instance "s$s" \
                 > "$dir/out" 2> "$dir/err" &
             SERVERS+=($!)
-            until grep -q "http://" "$dir/out"; do sleep 0.2; done
+            until grep -qs "http://" "$dir/out"; do sleep 0.2; done
             addrs+=("$(grep -o '127.0.0.1:[0-9]*' "$dir/out" | head -1)")
         done
         # Warm-up, not counted.
