@@ -29,8 +29,9 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// A CA (`NAME.crt`) and, signed by it, a certificate for 127.0.0.1 only (`server.crt`).
-fn certificates(dir: &Path, ca: &str) {
+/// A CA (`NAME.crt`) and, signed by it, a certificate for 127.0.0.1 only (`server.crt`, its key
+/// `server.key`); also used by `https_serve.rs`.
+pub(crate) fn certificates(dir: &Path, ca: &str) {
     let key = format!("{ca}.key");
     let crt = format!("{ca}.crt");
     openssl(

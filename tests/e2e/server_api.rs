@@ -24,7 +24,18 @@ fn every_route_works_end_to_end() {
     let data = catalogue(dir.path());
     let auth = [("Authorization", &*format!("Bearer {KEY}"))];
     let admin = [("X-API-Key", ADMIN)];
-    let server = TestServer::start(&data, &["--api-key", KEY, "--admin-key", ADMIN], &[]);
+    let server = TestServer::start(
+        &data,
+        &[
+            "--api-key",
+            KEY,
+            "--admin-key",
+            ADMIN,
+            "--instance",
+            "api-1",
+        ],
+        &[],
+    );
 
     // Operations and the UI.
     assert_eq!(server.get("/healthz").json()["status"], "ok");
@@ -326,13 +337,20 @@ fn every_route_works_end_to_end() {
     );
     assert_eq!(images_in(&server), 24 + 2 + 3 - 1);
 
-    // Metrics saw all of it, by route pattern.
-    let metrics = String::from_utf8(server.get("/metrics").body).unwrap();
+    // Metrics saw all of it, by route pattern, each series naming this process.
+    let scrape = server.get("/metrics");
+    assert_eq!(scrape.header("x-lookalike-instance"), Some("api-1"));
+    let metrics = String::from_utf8(scrape.body).unwrap();
     assert!(metrics.contains(
-        r#"lookalike_http_requests_total{method="POST",route="/api/collections/{name}/search",status="200"}"#
-    ));
-    assert!(metrics.contains(r#"lookalike_collection_images{collection="shop"} 28"#));
-    assert!(metrics.contains(r#"lookalike_explanations_total{method="xgradcam"} 3"#));
+        r#"lookalike_http_requests_total{method="POST",route="/api/collections/{name}/search",status="200",instance="api-1"}"#
+    ), "{metrics}");
+    assert!(
+        metrics.contains(r#"lookalike_collection_images{collection="shop",instance="api-1"} 28"#)
+    );
+    assert!(
+        metrics.contains(r#"lookalike_explanations_total{method="xgradcam",instance="api-1"} 3"#)
+    );
+    assert!(metrics.contains(r#"lookalike_instance_info{version="#));
 }
 
 #[test]

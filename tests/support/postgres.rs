@@ -38,6 +38,21 @@ impl PgServer {
             "PostgreSQL 15 with pgvector is not installed: run scripts/install-postgres.sh \
              (make test does)"
         );
+        let server = PgServer::fresh();
+        let data = server.data();
+        run(server.pg("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ]));
+        server
+    }
+
+    /// A temporary folder and a free port, no data folder yet.
+    fn fresh() -> PgServer {
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
             .prefix("lookalike-pg")
@@ -49,21 +64,31 @@ impl PgServer {
                 .args(["postgres:postgres"])
                 .arg(dir.path()));
         }
-        let data = dir.path().join("data");
-        let port = free_port();
-        let server = PgServer {
+        PgServer {
             dir,
-            port,
+            port: free_port(),
             as_postgres,
-        };
-        run(server.pg("initdb").arg("-D").arg(&data).args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        ]));
+        }
+    }
+
+    /// A streaming standby of `primary` (`pg_basebackup -R`: a base backup and the settings to
+    /// follow it), started with extra `-c` settings (`recovery_min_apply_delay`, say).
+    pub fn standby_of(primary: &PgServer, settings: &[(&str, &str)]) -> PgServer {
+        let server = PgServer::fresh();
+        run(server
+            .pg("pg_basebackup")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .arg("-D")
+            .arg(server.data())
+            .args(["-R", "-X", "stream", "--no-sync"]));
+        server.launch(settings);
         server
     }
 

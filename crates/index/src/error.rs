@@ -31,6 +31,10 @@ pub enum StoreError {
     /// Bad parameters (e.g. an HNSW setting out of range).
     #[error("{0}")]
     Invalid(String),
+    /// A write would break a unique key (an external id held by another image), or a table
+    /// already breaks one (duplicates found when adding the constraint).
+    #[error("{0}")]
+    Conflict(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -21,6 +21,7 @@ mod metric;
 mod pgvector;
 mod rank;
 mod store;
+mod unique;
 mod vectors;
 
 pub use embedded::{EmbeddedOptions, EmbeddedStore, IndexStats, OpenTimings};
@@ -30,10 +31,11 @@ pub use flat::FlatStore;
 pub use metric::Metric;
 pub use pgvector::{
     list_collections, publish_collection, redact_url, strip_password, PgOptions, PgVectorStore,
+    ReplicaLag,
 };
 pub use rank::TopK;
 pub use store::{
-    Durability, Hit, Metadata, NewPoint, Point, PointId, Query, RebuildReport, StoreInfo,
-    VectorStore,
+    Durability, Hit, Inserted, Metadata, NewPoint, Point, PointId, Query, RebuildReport, StoreInfo,
+    VectorStore, CONTENT_KEY, EXTERNAL_KEY,
 };
 pub use vectors::{paths_file_for, read_vectors, write_vectors, VectorFile, Vectors, VectorsError};

@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Filter, Metric, StoreError};
 
+/// A string value of `key` in `metadata`.
+pub(crate) fn text_of(metadata: &Metadata, key: &str) -> Option<String> {
+    metadata
+        .get(key)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
 /// A point's id. Ids are assigned by the store, grow monotonically and are never reused, so a
 /// deleted id never comes back.
 pub type PointId = u64;
@@ -38,6 +46,32 @@ pub struct Point {
     pub metadata: Metadata,
     /// Its thumbnail, if one was stored.
     pub thumbnail: Option<Vec<u8>>,
+}
+
+/// The metadata key that names an image by its content (the SHA-256 of its bytes, in hex):
+/// [`VectorStore::insert_unique`] stores each value once.
+pub const CONTENT_KEY: &str = "sha256";
+
+/// The metadata key of the caller's own id for an image (a SKU): unique in a collection.
+pub const EXTERNAL_KEY: &str = "external_id";
+
+/// What became of one point given to [`VectorStore::insert_unique`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored under this new id.
+    New(PointId),
+    /// Not stored: a point with the same [`CONTENT_KEY`] is stored under this id (earlier, by
+    /// another process, or earlier in the same batch).
+    Existing(PointId),
+}
+
+impl Inserted {
+    /// The point's id, new or existing.
+    pub fn id(self) -> PointId {
+        match self {
+            Inserted::New(id) | Inserted::Existing(id) => id,
+        }
+    }
 }
 
 /// How durable a write must be before the call returns.
@@ -140,12 +174,58 @@ pub trait VectorStore: Send + Sync {
         Vec::new()
     }
 
+    /// How far behind its primary the replica that answers searches is; `None` when searches
+    /// read the primary (or the store has no replicas).
+    async fn replica_lag(&self) -> Result<Option<crate::ReplicaLag>, StoreError> {
+        Ok(None)
+    }
+
+    /// The shards the last search answered without (`partial_ok`), as `shard N (URL): why`;
+    /// empty after a complete answer.
+    async fn missing_shards(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Adds points and returns their new ids, in order. The whole batch is stored, or none of it.
     async fn insert(
         &self,
         points: Vec<NewPoint>,
         durability: Durability,
     ) -> Result<Vec<PointId>, StoreError>;
+
+    /// Adds the points whose [`CONTENT_KEY`] is not stored yet and returns, in order, each
+    /// point's new id or the id of the point that already holds its content. A point whose
+    /// [`EXTERNAL_KEY`] is held by a point of other content fails the whole batch with
+    /// [`StoreError::Conflict`], and none of it is stored. Points without a content key are
+    /// always added.
+    ///
+    /// This default checks, then inserts: enough for stores that one process owns (the
+    /// embedded store's lock file, a [`crate::FlatStore`] in memory) when the caller serializes
+    /// its adds. [`crate::PgVectorStore`] enforces it in the database, under unique indexes,
+    /// for any number of processes at once.
+    async fn insert_unique(
+        &self,
+        points: Vec<NewPoint>,
+        durability: Durability,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let mut held = crate::unique::Held::default();
+        for p in &points {
+            for (key, map) in [
+                (CONTENT_KEY, &mut held.content),
+                (EXTERNAL_KEY, &mut held.external),
+            ] {
+                if let Some(v) = text_of(&p.metadata, key) {
+                    if let Some(&id) = self.ids(&Filter::equal(key, &v)).await?.first() {
+                        map.insert(v, id);
+                    }
+                }
+            }
+        }
+        let plan = crate::unique::Plan::new(points, &held)?;
+        let (fresh, plan) = plan.take();
+        let ids = self.insert(fresh, durability).await?;
+        plan.finish(&ids)
+    }
 
     /// Deletes points; returns how many existed. Unknown ids are not an error.
     async fn delete(&self, ids: &[PointId], durability: Durability) -> Result<u64, StoreError>;

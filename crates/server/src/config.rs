@@ -43,6 +43,15 @@ pub struct ServeConfig {
     pub images_root: Option<PathBuf>,
     /// Whether imported feeds may point at private and loopback addresses.
     pub allow_private_urls: bool,
+    /// This process's name, on every metric (`instance`) and every response
+    /// (`X-Lookalike-Instance`), so that behind a load balancer one can tell who answered.
+    pub instance: String,
+    /// HTTPS with this certificate and key; `None`: plain HTTP (TLS ended before, at a load
+    /// balancer).
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// A streaming standby of the pgvector collections' database: their searches read there,
+    /// and report its lag; writes stay on the primary.
+    pub read_url: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -67,8 +76,22 @@ impl Default for ServeConfig {
             max_masks: 1000,
             images_root: None,
             allow_private_urls: false,
+            instance: default_instance(),
+            tls: None,
+            read_url: None,
         }
     }
+}
+
+/// `HOSTNAME:PID`: unique among the processes of a deployment without configuration.
+pub fn default_instance() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
 }
 
 impl ServeConfig {

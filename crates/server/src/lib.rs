@@ -9,7 +9,9 @@
 //!   [`state::AppState::run`], in slots by kind: searches and explanations each hold their own
 //!   model replicas, so a slow explanation never stalls a search, and the async workers stay free
 //!   for everything else. Every request has a timeout (503).
-//! - [`metrics`] (Prometheus) and [`openapi`] (the document, tested against the route table).
+//! - [`metrics`] (Prometheus, every series labelled with the process's `instance`, which every
+//!   response names too) and [`openapi`] (the document, tested against the route table).
+//! - [`tls`]: HTTPS with the server's own certificate (`--tls-cert`, `--tls-key`), by rustls.
 
 pub mod auth;
 pub mod body;
@@ -21,6 +23,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
@@ -29,6 +32,7 @@ use std::time::Instant;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
 use lookalike_engine::collection::{Collection, CONFIG_FILE};
@@ -36,6 +40,9 @@ use lookalike_engine::collection::{Collection, CONFIG_FILE};
 pub use config::ServeConfig;
 pub use error::ApiError;
 use state::AppState;
+
+/// The response header naming the process that answered ([`ServeConfig::instance`]).
+pub const INSTANCE_HEADER: HeaderName = HeaderName::from_static("x-lookalike-instance");
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +55,9 @@ pub enum ServeError {
         /// Why. (Not the error's `source`: the message says it already.)
         reason: std::io::Error,
     },
+    /// The certificate or key cannot be used.
+    #[error("HTTPS: {0}")]
+    Tls(#[from] tls::TlsError),
     /// The address cannot be bound.
     #[error("cannot listen on {addr}: {reason}")]
     Bind {
@@ -62,6 +72,8 @@ pub enum ServeError {
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// `https` with a certificate, else `http`.
+    pub scheme: &'static str,
     /// The collections it serves.
     pub collections: Vec<String>,
     /// Collections that could not be opened, with the reason.
@@ -89,7 +101,8 @@ pub async fn open_collections(
     let mut open = BTreeMap::new();
     let mut skipped = Vec::new();
     for name in names {
-        match Collection::open(dir, &name, config.device).await {
+        match Collection::open_reading(dir, &name, config.device, config.read_url.as_deref()).await
+        {
             Ok(mut c) => {
                 c.set_model_replicas(config.replicas());
                 open.insert(name, Arc::new(c));
@@ -158,6 +171,8 @@ fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Opens the collections, binds `bind` and starts serving.
 pub async fn start(config: ServeConfig, bind: &str) -> Result<Running, ServeError> {
+    // Before the collections: a bad certificate is found at once.
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     let (collections, skipped) = open_collections(&config).await?;
     let names = collections.keys().cloned().collect();
     let listener = TcpListener::bind(bind).map_err(|reason| ServeError::Bind {
@@ -178,6 +193,7 @@ pub async fn start(config: ServeConfig, bind: &str) -> Result<Running, ServeErro
     let server = HttpServer::new(move || {
         let state = state.clone();
         let timeout = state.config.timeout;
+        let instance = HeaderValue::from_str(&state.config.instance).ok();
         App::new()
             .app_data(state.clone())
             .configure(configure)
@@ -187,6 +203,7 @@ pub async fn start(config: ServeConfig, bind: &str) -> Result<Running, ServeErro
                 let started = Instant::now();
                 let method = req.method().to_string();
                 let state = state.clone();
+                let instance = instance.clone();
                 let call = srv.call(req);
                 async move {
                     let Ok(result) = actix_web::rt::time::timeout(timeout, call).await else {
@@ -199,7 +216,10 @@ pub async fn start(config: ServeConfig, bind: &str) -> Result<Running, ServeErro
                         // An error from a middleware is answered with its `error_response`.
                         return Err(ApiError::timed_out(timeout.as_secs_f64()).into());
                     };
-                    let response: ServiceResponse<BoxBody> = result?.map_into_boxed_body();
+                    let mut response: ServiceResponse<BoxBody> = result?.map_into_boxed_body();
+                    if let Some(name) = &instance {
+                        response.headers_mut().insert(INSTANCE_HEADER, name.clone());
+                    }
                     let route = response
                         .request()
                         .match_pattern()
@@ -230,15 +250,21 @@ pub async fn start(config: ServeConfig, bind: &str) -> Result<Running, ServeErro
                 }
             })
     })
-    .workers(workers)
-    .listen(listener)
-    .map_err(|reason| ServeError::Bind {
-        addr: bind.to_string(),
-        reason,
-    })?
-    .run();
+    .workers(workers);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let bound = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    };
+    let server = bound
+        .map_err(|reason| ServeError::Bind {
+            addr: bind.to_string(),
+            reason,
+        })?
+        .run();
     Ok(Running {
         addr,
+        scheme,
         collections: names,
         skipped,
         server,

@@ -6,12 +6,19 @@
 //! - `lookalike_model_jobs_running{kind}`, `lookalike_model_jobs_waiting{kind}`
 //! - `lookalike_explanations_total{method}`, `lookalike_images_added_total{collection}`
 //! - `lookalike_collection_images{collection}`, set at each scrape
+//! - `lookalike_replica_lag_seconds{collection}`, `lookalike_replica_lag_bytes{collection}`: the
+//!   standby that answers searches (`--read-url`), measured at each search and scrape
+//!
+//! Every series carries `instance`, the process's name ([`crate::ServeConfig::instance`]), so
+//! that the metrics of several servers behind one address can be told apart, and
+//! `lookalike_instance_info{instance, version}` is 1.
 //!
 //! Routes are labelled by their pattern (`/api/collections/{name}/search`), never by the raw
 //! path, so that the number of series stays bounded.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The server's metrics.
@@ -31,18 +38,23 @@ pub struct Metrics {
     pub images_added: IntCounterVec,
     /// Images per collection.
     pub collection_images: IntGaugeVec,
+    /// Seconds the standby that answers a collection's searches may be behind.
+    pub replica_lag_seconds: GaugeVec,
+    /// WAL bytes it has yet to replay.
+    pub replica_lag_bytes: IntGaugeVec,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new()
+        Self::new(&crate::config::default_instance())
     }
 }
 
 impl Metrics {
-    /// Fresh metrics in their own registry.
-    pub fn new() -> Self {
-        let registry = Registry::new();
+    /// Fresh metrics in their own registry, every series labelled `instance`.
+    pub fn new(instance: &str) -> Self {
+        let labels = std::collections::HashMap::from([("instance".to_string(), instance.into())]);
+        let registry = Registry::new_custom(None, Some(labels)).unwrap_or_default();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
             registry
@@ -71,6 +83,12 @@ impl Metrics {
         registry
             .register(Box::new(duration.clone()))
             .expect("unique metric");
+        let info = gauge(
+            "lookalike_instance_info",
+            "This process (its name is the instance label) and its version",
+            &["version"],
+        );
+        info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         Metrics {
             requests: counter(
                 "lookalike_http_requests_total",
@@ -102,6 +120,25 @@ impl Metrics {
                 "Images in each collection",
                 &["collection"],
             ),
+            replica_lag_seconds: {
+                let g = GaugeVec::new(
+                    Opts::new(
+                        "lookalike_replica_lag_seconds",
+                        "How old the view of the standby answering searches may be (--read-url)",
+                    ),
+                    &["collection"],
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("unique metric");
+                g
+            },
+            replica_lag_bytes: gauge(
+                "lookalike_replica_lag_bytes",
+                "WAL bytes the standby answering searches has yet to replay (--read-url)",
+                &["collection"],
+            ),
             duration,
             registry,
         }
@@ -115,6 +152,16 @@ impl Metrics {
         self.duration
             .with_label_values(&[route, method])
             .observe(seconds);
+    }
+
+    /// Records the lag of a collection's standby.
+    pub fn observe_lag(&self, collection: &str, lag: lookalike_index::ReplicaLag) {
+        self.replica_lag_seconds
+            .with_label_values(&[collection])
+            .set(lag.seconds);
+        self.replica_lag_bytes
+            .with_label_values(&[collection])
+            .set(lag.bytes.min(i64::MAX as u64) as i64);
     }
 
     /// The text exposition format.

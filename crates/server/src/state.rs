@@ -63,7 +63,7 @@ impl AppState {
             search_slots: Arc::new(Semaphore::new(config.search_slots.max(1))),
             heavy_slots: Arc::new(Semaphore::new(config.heavy_slots.max(1))),
             store_slots: Arc::new(Semaphore::new(16)),
-            metrics: Metrics::new(),
+            metrics: Metrics::new(&config.instance),
             collections,
             registry,
             config,

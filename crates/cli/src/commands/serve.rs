@@ -78,6 +78,37 @@ pub struct ServeArgs {
     /// Let imported feeds fetch from private and loopback addresses (a local test server).
     #[arg(long)]
     allow_private_urls: bool,
+    /// This process's name, on every metric (label `instance`) and every response (header
+    /// `X-Lookalike-Instance`). Default: HOSTNAME:PID.
+    #[arg(long, value_name = "NAME", env = "LOOKALIKE_INSTANCE")]
+    instance: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first); needs
+    /// --tls-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LOOKALIKE_TLS_CERT",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LOOKALIKE_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<std::path::PathBuf>,
+    /// A streaming standby (PostgreSQL replication) of the pgvector collections' database:
+    /// searches read there and report its lag (in each search answer and /metrics); adds,
+    /// changes and deletes stay on the primary. Its password comes as --pg's does.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LOOKALIKE_READ_URL",
+        hide_env_values = true
+    )]
+    read_url: Option<String>,
 }
 
 /// Runs `lookalike serve`.
@@ -115,6 +146,23 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         device: parse_device(&a.data.device)?,
         images_root: a.images_root.clone(),
         allow_private_urls: a.allow_private_urls,
+        instance: match a.instance.as_deref().map(str::trim) {
+            Some(name) => {
+                anyhow::ensure!(
+                    !name.is_empty()
+                        && name.len() <= 200
+                        && name.chars().all(|c| c.is_ascii_graphic()),
+                    "--instance must be 1 to 200 printable ASCII characters without spaces"
+                );
+                name.to_string()
+            }
+            None => lookalike_server::config::default_instance(),
+        },
+        read_url: a.read_url.clone(),
+        tls: match (a.tls_cert.clone(), a.tls_key.clone()) {
+            (Some(cert), Some(key)) => Some(lookalike_server::tls::TlsFiles { cert, key }),
+            _ => None,
+        },
     };
     let data_dir = config.data_dir.clone();
     actix_web::rt::System::new().block_on(async move {
@@ -142,8 +190,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             format!(" ({})", running.collections.join(", "))
         };
         super::emit(&format!(
-            "serving {n} collection{}{names} at http://{}/",
+            "serving {n} collection{}{names} at {}://{}/",
             if n == 1 { "" } else { "s" },
+            running.scheme,
             running.addr
         ))?;
         running.server.await.context("serving")

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use image::{DynamicImage, RgbImage};
 use lookalike_core::image::{decode_file, find_images};
 use lookalike_core::{DecodeLimits, ImageError, Preprocess};
-use lookalike_index::{Durability, Filter, Metadata, NewPoint, PointId};
+use lookalike_index::{Durability, Filter, Inserted, Metadata, NewPoint, PointId};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -307,8 +307,20 @@ impl Collection {
             });
             rows.push(i);
         }
-        let ids = self.store.insert(points, Durability::Flushed).await?;
-        report.added += ids.len();
-        Ok(rows.into_iter().zip(ids).collect())
+        // Unique on the content hash in the store: another process may have added the same
+        // image since it was checked above.
+        let answers = self
+            .store
+            .insert_unique(points, Durability::Flushed)
+            .await?;
+        let mut added = Vec::with_capacity(answers.len());
+        for (i, answer) in rows.into_iter().zip(answers) {
+            match answer {
+                Inserted::New(id) => added.push((i, id)),
+                Inserted::Existing(_) => report.already_indexed += 1,
+            }
+        }
+        report.added += added.len();
+        Ok(added)
     }
 }

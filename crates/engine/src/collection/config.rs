@@ -165,6 +165,8 @@ pub struct SessionUrls {
     pub url: Option<String>,
     /// The shards' URLs, where they had one.
     pub shards: Vec<Option<String>>,
+    /// A streaming standby that searches read on this run (`serve --read-url`).
+    pub read_url: Option<String>,
 }
 
 impl std::fmt::Debug for SessionUrls {
@@ -199,6 +201,7 @@ impl StoreRef {
                     .zip(&stripped)
                     .map(|(s, t)| t.as_ref().map(|_| s.clone()))
                     .collect(),
+                read_url: None,
             },
         };
         (store, had)

@@ -188,9 +188,24 @@ impl Collection {
         name: &str,
         device: tch::Device,
     ) -> Result<Self, CollectionError> {
+        Self::open_reading(data_dir, name, device, None).await
+    }
+
+    /// [`Collection::open`], with the searches of a pgvector collection sent to `read_url`, a
+    /// streaming standby of its database (writes stay on the primary). Ignored for other
+    /// stores.
+    pub async fn open_reading(
+        data_dir: &Path,
+        name: &str,
+        device: tch::Device,
+        read_url: Option<&str>,
+    ) -> Result<Self, CollectionError> {
         check_name(name)?;
         let dir = data_dir.join(name);
-        let config = CollectionConfig::read(&dir, name)?;
+        let mut config = CollectionConfig::read(&dir, name)?;
+        if let (Some(read), StoreRef::Pgvector { session, .. }) = (read_url, &mut config.store) {
+            session.read_url = Some(read.to_string());
+        }
         let model = config.model.load(device)?;
         Self::assemble(dir, config, model, device).await
     }
@@ -368,6 +383,7 @@ async fn open_store(
                     })
                     .collect(),
                 partial_ok: *partial_ok,
+                read_url: session.read_url.clone(),
                 ..PgOptions::default()
             };
             let url = session.url.as_deref().unwrap_or(url);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use image::RgbImage;
 use lookalike_core::image::{decode_bytes, to_pixels};
-use lookalike_index::{Durability, Filter, Metadata, NewPoint, PointId};
+use lookalike_index::{Durability, Filter, Inserted, Metadata, NewPoint, PointId, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -124,6 +124,15 @@ impl Collection {
             }
             if let Some(id) = &u.external_id {
                 if let Some((other, _)) = self.find_one("external_id", id).await? {
+                    // Another server may have stored this very image since the look above.
+                    if self.sha256_of(other).await?.as_deref() == Some(sha256.as_str()) {
+                        results[index] = Some(Uploaded {
+                            id: other,
+                            external_id: Some(id.clone()),
+                            created: false,
+                        });
+                        continue;
+                    }
                     return Err(CollectionError::Conflict(format!(
                         "{}: the id {id:?} is already used by image {other}",
                         u.name
@@ -149,12 +158,20 @@ impl Collection {
             });
         }
         for batch in new.chunks(options.batch_size.max(1)) {
-            let ids = self.store_uploads(&uploads, batch, &options).await?;
-            for (c, id) in batch.iter().zip(ids) {
-                results[c.index] = Some(Uploaded {
-                    id,
-                    external_id: uploads[c.index].external_id.clone(),
-                    created: true,
+            let answers = self.store_uploads(&uploads, batch, &options).await?;
+            for (c, answer) in batch.iter().zip(answers) {
+                results[c.index] = Some(match answer {
+                    Inserted::New(id) => Uploaded {
+                        id,
+                        external_id: uploads[c.index].external_id.clone(),
+                        created: true,
+                    },
+                    // Added by another server since the check above.
+                    Inserted::Existing(id) => Uploaded {
+                        id,
+                        external_id: self.external_id_of(id).await?,
+                        created: false,
+                    },
                 });
             }
         }
@@ -179,13 +196,27 @@ impl Collection {
         let Some(&id) = self.store.ids(&filter).await?.first() else {
             return Ok(None);
         };
-        let external = self.store.get(&[id]).await?.pop().and_then(|p| {
+        Ok(Some((id, self.external_id_of(id).await?)))
+    }
+
+    /// The content hash stored with image `id`, if any.
+    async fn sha256_of(&self, id: PointId) -> Result<Option<String>, CollectionError> {
+        Ok(self.store.get(&[id]).await?.pop().and_then(|p| {
+            p.metadata
+                .get("sha256")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        }))
+    }
+
+    /// The caller id stored with image `id`, if any.
+    async fn external_id_of(&self, id: PointId) -> Result<Option<String>, CollectionError> {
+        Ok(self.store.get(&[id]).await?.pop().and_then(|p| {
             p.metadata
                 .get("external_id")
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
-        });
-        Ok(Some((id, external)))
+        }))
     }
 
     /// Keeps the bytes, embeds and stores one batch of checked uploads; returns their ids.
@@ -194,7 +225,7 @@ impl Collection {
         uploads: &[Upload],
         batch: &[Checked],
         options: &AddOptions,
-    ) -> Result<Vec<PointId>, CollectionError> {
+    ) -> Result<Vec<Inserted>, CollectionError> {
         let folder = self.dir.join("uploads");
         std::fs::create_dir_all(&folder).map_err(|e| CollectionError::io(&folder, e))?;
         let mut paths = Vec::with_capacity(batch.len());
@@ -237,7 +268,11 @@ impl Collection {
                 }
             })
             .collect();
-        Ok(self.store.insert(points, Durability::Flushed).await?)
+        // Unique in the store: several servers may add the same image at once.
+        match self.store.insert_unique(points, Durability::Flushed).await {
+            Err(StoreError::Conflict(message)) => Err(CollectionError::Conflict(message)),
+            other => Ok(other?),
+        }
     }
 }
 

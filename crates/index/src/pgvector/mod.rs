@@ -9,15 +9,19 @@
 //! - `tls.rs`: `sslmode=require|verify-ca|verify-full` through rustls.
 //! - `schema.rs`: the tables, on one server or hash-partitioned over `postgres_fdw` shards.
 //! - `query.rs`: filters as shippable SQL, and k-NN searches (pushed down to every shard).
+//! - `replica.rs`: searches on a streaming standby (`read_url`), with its lag.
 //! - `catalog.rs`: `lookalike_collections`, the collections a database holds.
 //! - `store.rs`: the [`VectorStore`](crate::VectorStore) implementation.
+//! - `unique.rs`: idempotent adds from many processes (unique content hash and external id).
 
 mod catalog;
 mod conninfo;
 mod query;
+mod replica;
 mod schema;
 mod store;
 mod tls;
+mod unique;
 
 use std::sync::Mutex as SyncMutex;
 use std::time::Duration;
@@ -28,6 +32,7 @@ use tokio_postgres::Client;
 use crate::{Metric, StoreError};
 pub use catalog::{list_collections, publish_collection};
 pub use conninfo::{redact_url, strip_password};
+pub use replica::ReplicaLag;
 
 /// Connection and index settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +53,9 @@ pub struct PgOptions {
     /// When a shard does not answer, search the others and say which one was missing
     /// ([`PgVectorStore::missing_shards`]) instead of failing.
     pub partial_ok: bool,
+    /// A streaming standby of the server connected to: k-NN searches go there, with its lag
+    /// ([`PgVectorStore::replica_lag`]); everything else stays on the primary.
+    pub read_url: Option<String>,
 }
 
 impl Default for PgOptions {
@@ -60,6 +68,7 @@ impl Default for PgOptions {
             ef_search: 64,
             shards: Vec::new(),
             partial_ok: false,
+            read_url: None,
         }
     }
 }
@@ -74,6 +83,8 @@ pub struct PgVectorStore {
     options: PgOptions,
     /// Shards the last search could not reach (with `partial_ok`), as `shard N (URL)`.
     missing: SyncMutex<Vec<String>>,
+    /// The standby that answers searches, if any.
+    reader: Option<replica::Reader>,
 }
 
 impl std::fmt::Debug for PgVectorStore {
@@ -139,7 +150,15 @@ impl PgVectorStore {
         }
         let table = schema::table_name(name)?;
         let (client, shown) = open_client(url, options.connect_timeout).await?;
+        let reader = match &options.read_url {
+            Some(read) => Some(
+                replica::Reader::connect(read, options.connect_timeout, options.statement_timeout)
+                    .await?,
+            ),
+            None => None,
+        };
         let store = PgVectorStore {
+            reader,
             client: Mutex::new(client),
             url: shown,
             table,

@@ -301,7 +301,11 @@ impl PgVectorStore {
         for q in queries {
             check_vector(self.dimension, &q.vector)?;
         }
-        let mut client = self.client.lock().await;
+        // On the standby, when there is one.
+        let mut client = match &self.reader {
+            Some(reader) => reader.client.lock().await,
+            None => self.client.lock().await,
+        };
         let mut live: Vec<usize> = (0..self.options.shards.len()).collect();
         let mut missing = Vec::new();
         let mut answers = Vec::with_capacity(queries.len());

@@ -10,7 +10,7 @@
 //!
 //! A hash partition holds each id once, so the shards' primary keys keep ids unique overall.
 
-use tokio_postgres::Client;
+use tokio_postgres::GenericClient;
 
 use super::{conninfo, error_text, open_client, PgVectorStore};
 use crate::{Metric, StoreError};
@@ -19,13 +19,17 @@ const FORMAT: &str = "lookalike-pgvector";
 
 /// What a table's comment records.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct TableConfig {
+pub(super) struct TableConfig {
     format: String,
     dimension: usize,
     metric: Metric,
     /// 0 for a plain table, else the number of shards of the parent.
     #[serde(default)]
     shards: usize,
+    /// Whether the unique indexes on the content hash and the external id exist (tables made
+    /// before them get them on open: `unique.rs`).
+    #[serde(default)]
+    pub(super) unique: bool,
 }
 
 /// The table for collection `name`: `lookalike_` plus its letters, digits and underscores.
@@ -55,9 +59,20 @@ pub(super) fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// The unique indexes on the content hash and the external id (a point without the key is not
+/// indexed: NULLs never conflict).
+pub(super) fn unique_ddl(t: &str) -> String {
+    format!(
+        "CREATE UNIQUE INDEX IF NOT EXISTS {t}_sha256 ON {t} ((metadata->>'{c}'));
+         CREATE UNIQUE INDEX IF NOT EXISTS {t}_external_id ON {t} ((metadata->>'{e}'));",
+        c = crate::CONTENT_KEY,
+        e = crate::EXTERNAL_KEY,
+    )
+}
+
 /// The comment recorded on a table, if it has one of ours.
-async fn recorded(
-    client: &Client,
+pub(super) async fn recorded(
+    client: &impl GenericClient,
     table: &str,
 ) -> Result<Option<Option<TableConfig>>, tokio_postgres::Error> {
     let row = client
@@ -73,6 +88,12 @@ async fn recorded(
 
 impl PgVectorStore {
     /// Checks the table (or creates it, with its shards), after setting the statement timeout.
+    pub(super) fn config_comment(config: &TableConfig) -> Result<String, StoreError> {
+        serde_json::to_string(config)
+            .map(|c| quote_literal(&c))
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+
     pub(super) async fn prepare(&self) -> Result<(), StoreError> {
         let client = self.client.lock().await;
         let timeout_ms = self.options.statement_timeout.as_millis();
@@ -88,12 +109,22 @@ impl PgVectorStore {
             dimension: self.dimension,
             metric: self.metric,
             shards,
+            unique: true,
         };
-        match recorded(&client, &self.table)
+        match recorded(&*client, &self.table)
             .await
             .map_err(|e| self.pg(e))?
         {
-            Some(found) => self.check(&self.table, &self.url, found, &want),
+            Some(found) => {
+                let unique = found.as_ref().is_some_and(|c| c.unique);
+                self.check(&self.table, &self.url, found, &want)?;
+                drop(client);
+                if unique {
+                    Ok(())
+                } else {
+                    self.add_unique_indexes(&want).await
+                }
+            }
             None if shards == 0 => {
                 let sql = format!(
                     "BEGIN; {} COMMIT;",
@@ -158,7 +189,9 @@ impl PgVectorStore {
              CREATE INDEX {t}_hnsw ON {t} USING hnsw (embedding {opclass})
                  WITH (m = {m}, ef_construction = {efc});
              CREATE INDEX {t}_metadata ON {t} USING gin (metadata jsonb_path_ops);
+             {unique}
              COMMENT ON TABLE {t} IS {comment};",
+            unique = unique_ddl(t),
             dim = self.dimension,
             m = self.options.max_connections,
             efc = self.options.ef_construction,
@@ -182,6 +215,7 @@ impl PgVectorStore {
             dimension: self.dimension,
             metric: self.metric,
             shards: self.options.shards.len(),
+            unique: true,
         };
         match recorded(&client, &part).await.map_err(pg)? {
             Some(found) => {

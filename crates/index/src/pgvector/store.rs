@@ -3,12 +3,13 @@
 use async_trait::async_trait;
 use pgvector::Vector;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::Transaction;
 
 use super::query::where_clause;
 use super::schema::{partition_name, shard_error};
 use super::{error_text, open_client, PgVectorStore};
 use crate::{
-    check_vector, Durability, Filter, Hit, Metadata, NewPoint, Point, PointId, Query,
+    check_vector, Durability, Filter, Hit, Inserted, Metadata, NewPoint, Point, PointId, Query,
     RebuildReport, StoreError, StoreInfo, VectorStore,
 };
 
@@ -19,6 +20,51 @@ fn to_i64(ids: &[PointId]) -> Vec<i64> {
 }
 
 impl PgVectorStore {
+    /// Inserts into a sharded table: ids first, then one INSERT without RETURNING, which
+    /// postgres_fdw sends to each shard in batches (`batch_size`) rather than a row at a time.
+    pub(super) async fn insert_into_shards(
+        &self,
+        tx: &Transaction<'_>,
+        points: Vec<NewPoint>,
+    ) -> Result<Vec<PointId>, StoreError> {
+        if points.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = points.len() as i64;
+        let ids: Vec<i64> = tx
+            .query(
+                &format!(
+                    "SELECT nextval('{}_id_seq') FROM generate_series(1, $1::bigint)",
+                    self.table
+                ),
+                &[&n],
+            )
+            .await
+            .map_err(|e| self.pg(e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut vectors = Vec::with_capacity(points.len());
+        let mut metadata = Vec::with_capacity(points.len());
+        let mut thumbnails = Vec::with_capacity(points.len());
+        for p in points {
+            vectors.push(Vector::from(self.metric.prepare(p.vector)));
+            metadata.push(serde_json::Value::Object(p.metadata));
+            thumbnails.push(p.thumbnail);
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO {} (id, embedding, metadata, thumbnail) \
+                 SELECT * FROM unnest($1::bigint[], $2::vector[], $3::jsonb[], $4::bytea[])",
+                self.table
+            ),
+            &[&ids, &vectors, &metadata, &thumbnails],
+        )
+        .await
+        .map_err(|e| self.pg(e))?;
+        Ok(ids.into_iter().map(|id| id as PointId).collect())
+    }
+
     /// The table's rows (on every shard).
     async fn count(&self) -> Result<i64, StoreError> {
         let client = self.client.lock().await;
@@ -90,44 +136,18 @@ impl VectorStore for PgVectorStore {
             }
             ids
         } else {
-            // Ids first, then one INSERT without RETURNING, which postgres_fdw sends to each
-            // shard in batches (`batch_size`) rather than a row at a time.
-            let n = points.len() as i64;
-            let ids: Vec<i64> = tx
-                .query(
-                    &format!(
-                        "SELECT nextval('{}_id_seq') FROM generate_series(1, $1::bigint)",
-                        self.table
-                    ),
-                    &[&n],
-                )
-                .await
-                .map_err(|e| self.pg(e))?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let mut vectors = Vec::with_capacity(points.len());
-            let mut metadata = Vec::with_capacity(points.len());
-            let mut thumbnails = Vec::with_capacity(points.len());
-            for p in points {
-                vectors.push(Vector::from(self.metric.prepare(p.vector)));
-                metadata.push(serde_json::Value::Object(p.metadata));
-                thumbnails.push(p.thumbnail);
-            }
-            tx.execute(
-                &format!(
-                    "INSERT INTO {} (id, embedding, metadata, thumbnail) \
-                     SELECT * FROM unnest($1::bigint[], $2::vector[], $3::jsonb[], $4::bytea[])",
-                    self.table
-                ),
-                &[&ids, &vectors, &metadata, &thumbnails],
-            )
-            .await
-            .map_err(|e| self.pg(e))?;
-            ids.into_iter().map(|id| id as PointId).collect()
+            self.insert_into_shards(&tx, points).await?
         };
         tx.commit().await.map_err(|e| self.pg(e))?;
         Ok(ids)
+    }
+
+    async fn insert_unique(
+        &self,
+        points: Vec<NewPoint>,
+        durability: Durability,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        self.insert_unique_pg(points, durability).await
     }
 
     async fn delete(&self, ids: &[PointId], _durability: Durability) -> Result<u64, StoreError> {
@@ -208,6 +228,14 @@ impl VectorStore for PgVectorStore {
 
     async fn search(&self, queries: &[Query]) -> Result<Vec<Vec<Hit>>, StoreError> {
         self.search_batch(queries).await
+    }
+
+    async fn replica_lag(&self) -> Result<Option<crate::ReplicaLag>, StoreError> {
+        PgVectorStore::replica_lag(self).await
+    }
+
+    async fn missing_shards(&self) -> Vec<String> {
+        PgVectorStore::missing_shards(self)
     }
 
     async fn warnings(&self) -> Vec<String> {

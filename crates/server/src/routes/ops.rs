@@ -29,6 +29,9 @@ pub async fn metrics(
                 .with_label_values(&[name])
                 .set(info.points as i64);
         }
+        if let Ok(Some(lag)) = collection.store().replica_lag().await {
+            state.metrics.observe_lag(name, lag);
+        }
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -43,6 +43,31 @@ struct SearchJson {
     auto_crop: Option<bool>,
 }
 
+/// Adds where the answer came from, when it matters: `partial` and `missing_shards` when a
+/// shard did not answer (`--partial-ok`), and `replica` (`lag_seconds`, `lag_bytes`) when the
+/// search read a standby (`serve --read-url`), whose lag also goes to the metrics.
+pub(crate) async fn served_by(
+    state: &AppState,
+    collection: &lookalike_engine::collection::Collection,
+    name: &str,
+    answer: &mut Value,
+) {
+    let store = collection.store();
+    let missing = store.missing_shards().await;
+    answer["partial"] = json!(!missing.is_empty());
+    if !missing.is_empty() {
+        answer["missing_shards"] = json!(missing);
+    }
+    match store.replica_lag().await {
+        Ok(Some(lag)) => {
+            state.metrics.observe_lag(name, lag);
+            answer["replica"] = json!({"lag_seconds": lag.seconds, "lag_bytes": lag.bytes});
+        }
+        Ok(None) => {}
+        Err(e) => answer["replica"] = json!({"error": e.to_string()}),
+    }
+}
+
 /// A search as asked, before checking.
 struct Asked {
     source: Source,
@@ -347,12 +372,14 @@ pub async fn search(
         }
         out.push(hit);
     }
-    Ok(HttpResponse::Ok().json(json!({
+    let mut answer = json!({
         "hits": out,
         "out_of_catalogue": novelty.is_some_and(|n| n.out_of_catalogue),
         "novelty": novelty,
         "threshold": collection.models().facts().threshold,
         "crop": used,
         "took_ms": started.elapsed().as_secs_f64() * 1000.0,
-    })))
+    });
+    served_by(&state, &collection, &name, &mut answer).await;
+    Ok(HttpResponse::Ok().json(answer))
 }
