@@ -14,27 +14,15 @@ set -euo pipefail
 IMAGES=${1:-2000}
 SECONDS_EACH=${2:-15}
 CLIENTS=${3:-8}
-B=/usr/lib/postgresql/15/bin
 BIN=${LOOKALIKE_BIN:-target/release/lookalike}
 PY=${PYTHON:-.venv/bin/python}
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-AS=()
-if [ "$(id -u)" = 0 ]; then chown postgres "$WORK"; AS=(runuser -u postgres --); fi
 SERVERS=()
+source "$(dirname "$0")/pg_local.sh"
 cleanup() {
     for p in "${SERVERS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for d in "$WORK"/pg*; do [ -d "$d/data" ] && "${AS[@]}" $B/pg_ctl -D "$d/data" -m immediate stop >/dev/null 2>&1 || true; done
-    rm -rf "$WORK"
+    pg_stop_all
 }
 trap cleanup EXIT
-start() { # dir port
-    mkdir -p "$1"; [ ${#AS[@]} -gt 0 ] && chown postgres "$1"
-    "${AS[@]}" $B/initdb -D "$1/data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null
-    "${AS[@]}" $B/pg_ctl -D "$1/data" -w -l "$1/log" \
-        -o "-c listen_addresses=127.0.0.1 -p $2 -k $1 -c fsync=off -c shared_buffers=256MB" start >/dev/null
-}
-url() { echo "postgres://postgres@127.0.0.1:$1/postgres"; }
 
 "$PY" - "$WORK/images" "$IMAGES" <<'PYEOF'
 import random, sys, pathlib
@@ -93,13 +81,13 @@ echo "| layout | serve processes | searches/s | mean ms | p99 ms | errors |"
 echo "|---|---:|---:|---:|---:|---:|"
 for shards in ${LAYOUTS:-0 1 2 3}; do
     base=$((57000 + shards * 10))
-    start "$WORK/pg$shards-c" $base
+    pg_start "$WORK/pg$shards-c" $base
     list=()
     for i in $(seq 1 "$shards"); do
-        start "$WORK/pg$shards-s$i" $((base + i)); list+=("$(url $((base + i)))")
+        pg_start "$WORK/pg$shards-s$i" $((base + i)); list+=("$(pg_url $((base + i)))")
     done
     data="$WORK/made$shards"
-    args=(index create bench --model zero-shot --backbone tiny --data-dir "$data" --store pgvector --url "$(url $base)")
+    args=(index create bench --model zero-shot --backbone tiny --data-dir "$data" --store pgvector --url "$(pg_url $base)")
     if [ "$shards" -gt 0 ]; then args+=(--shards "$(IFS=,; echo "${list[*]}")"); fi
     "$BIN" "${args[@]}" >/dev/null
     "$BIN" index add bench "$WORK/images" --data-dir "$data" -q >/dev/null
@@ -107,7 +95,7 @@ for shards in ${LAYOUTS:-0 1 2 3}; do
         addrs=()
         for s in $(seq 1 "$procs"); do
             dir="$WORK/serve$shards-$s"; mkdir -p "$dir"
-            "$BIN" serve --pg "$(url $base)" --data-dir "$dir" --bind 127.0.0.1:0 --instance "s$s" \
+            "$BIN" serve --pg "$(pg_url $base)" --data-dir "$dir" --bind 127.0.0.1:0 --instance "s$s" \
                 > "$dir/out" 2> "$dir/err" &
             SERVERS+=($!)
             until grep -qs "http://" "$dir/out"; do sleep 0.2; done

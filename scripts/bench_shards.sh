@@ -13,38 +13,23 @@ set -euo pipefail
 POINTS=${1:-20000}
 SECONDS_EACH=${2:-10}
 CLIENTS=${3:-4}
-B=/usr/lib/postgresql/15/bin
 BIN=${LOOKALIKE_BIN:-target/release/lookalike}
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-AS=()
-if [ "$(id -u)" = 0 ]; then chown postgres "$WORK"; AS=(runuser -u postgres --); fi
 PORTS=()
-cleanup() {
-    for d in "$WORK"/pg*; do [ -d "$d/data" ] && "${AS[@]}" $B/pg_ctl -D "$d/data" -m immediate stop >/dev/null 2>&1 || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-start() { # dir port
-    mkdir -p "$1"; [ ${#AS[@]} -gt 0 ] && chown postgres "$1"
-    "${AS[@]}" $B/initdb -D "$1/data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null
-    "${AS[@]}" $B/pg_ctl -D "$1/data" -w -l "$1/log" \
-        -o "-c listen_addresses=127.0.0.1 -p $2 -k $1 -c fsync=off -c shared_buffers=256MB" start >/dev/null
-}
-url() { echo "postgres://postgres@127.0.0.1:$1/postgres"; }
+source "$(dirname "$0")/pg_local.sh"
+trap pg_stop_all EXIT
 psql_at() { $B/psql -X -q -At -h 127.0.0.1 -U postgres -p "$1" -c "$2"; }
 
 echo "| layout | searches/s | mean ms | p99 ms |"
 echo "|---|---:|---:|---:|"
 for shards in 0 1 2 3; do
     base=$((56000 + shards * 10))
-    start "$WORK/pg$shards-c" $base
+    pg_start "$WORK/pg$shards-c" $base
     list=()
     for i in $(seq 1 "$shards"); do
-        start "$WORK/pg$shards-s$i" $((base + i)); list+=("$(url $((base + i)))")
+        pg_start "$WORK/pg$shards-s$i" $((base + i)); list+=("$(pg_url $((base + i)))")
     done
     data="$WORK/data$shards"
-    args=(index create bench --model zero-shot --backbone tiny --data-dir "$data" --store pgvector --url "$(url $base)")
+    args=(index create bench --model zero-shot --backbone tiny --data-dir "$data" --store pgvector --url "$(pg_url $base)")
     if [ "$shards" -gt 0 ]; then args+=(--shards "$(IFS=,; echo "${list[*]}")"); fi
     "$BIN" "${args[@]}" >/dev/null
     dim=$(psql_at $base "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'lookalike_bench'::regclass AND attname = 'embedding'")
