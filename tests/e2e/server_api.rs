@@ -410,3 +410,53 @@ fn a_pgvector_collection_is_served_like_an_embedded_one() {
     );
     assert_eq!(images_in(&server), 24);
 }
+
+#[test]
+fn a_sharded_search_over_http_says_which_shard_did_not_answer() {
+    let coordinator = PgServer::start();
+    let shards: Vec<PgServer> = (0..2).map(|_| PgServer::start()).collect();
+    let urls: Vec<String> = shards.iter().map(PgServer::url).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let data = catalogue_in(
+        dir.path(),
+        &[
+            "--store",
+            "pgvector",
+            "--url",
+            &coordinator.url(),
+            "--shards",
+            &urls.join(","),
+            "--partial-ok",
+        ],
+    );
+    let server = TestServer::start(&data, &[], &[]);
+    let query = std::fs::read(dir.path().join("images/square/002.png")).unwrap();
+    let search = || {
+        let reply = server.form(
+            "/api/collections/shop/search",
+            &[],
+            &[("image", Some("q.png"), &query), ("k", None, b"24")],
+        );
+        expect(&reply, 200, "");
+        reply.json()
+    };
+    let whole = search();
+    assert_eq!(whole["partial"], json!(false), "{whole}");
+    assert!(whole.get("missing_shards").is_none());
+    assert_eq!(whole["hits"].as_array().unwrap().len(), 24);
+
+    shards[1].stop();
+    let part = search();
+    assert_eq!(part["partial"], json!(true), "{part}");
+    let missing = part["missing_shards"].as_array().unwrap();
+    assert_eq!(missing.len(), 1, "{part}");
+    let named = missing[0].as_str().unwrap();
+    assert!(named.contains("shard 1"), "{named}");
+    assert!(named.contains(&shards[1].port().to_string()), "{named}");
+    // What shard 0 holds is still found: fewer than the 24 images, but not none.
+    let found = part["hits"].as_array().unwrap().len();
+    assert!(
+        (1..24).contains(&found),
+        "{found} hits from one shard of two"
+    );
+}
