@@ -120,18 +120,7 @@ fn run(args: &[&str]) -> (bool, String, String) {
 }
 
 fn create(data: &str, name: &str) {
-    let (ok, _, err) = run(&[
-        "index",
-        "create",
-        name,
-        "--model",
-        "zero-shot",
-        "--backbone",
-        "tiny",
-        "--data-dir",
-        data,
-    ]);
-    assert!(ok, "{err}");
+    lookalike_e2e::create_tiny_collection(Path::new(data), name, &[]);
 }
 
 fn import(data: &str, name: &str, feed: &Path, extra: &[&str]) -> Value {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use lookalike_e2e::postgres::PgServer;
 use lookalike_e2e::server::{b64, png, TestServer};
-use lookalike_e2e::{lookalike, shapes_dataset, text};
+use lookalike_e2e::{create_tiny_collection, lookalike, shapes_dataset, text};
 use serde_json::{json, Value};
 
 fn ok(args: &[&str]) {
@@ -41,21 +41,11 @@ fn pg_replica_searches_a_standby_and_reports_its_lag() {
     shapes_dataset(&images, 2, 4, 9);
     let made = dir.path().join("made");
     let d = made.to_str().unwrap();
-    ok(&[
-        "index",
-        "create",
+    create_tiny_collection(
+        &made,
         "shop",
-        "--model",
-        "zero-shot",
-        "--backbone",
-        "tiny",
-        "--data-dir",
-        d,
-        "--store",
-        "pgvector",
-        "--url",
-        &primary.url(),
-    ]);
+        &["--store", "pgvector", "--url", &primary.url()],
+    );
     ok(&[
         "index",
         "add",

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use lookalike_e2e::postgres::PgServer;
 use lookalike_e2e::server::{b64, TestServer};
-use lookalike_e2e::{lookalike, picture, text};
+use lookalike_e2e::{create_tiny_collection, picture};
 use serde_json::{json, Value};
 
 const IMAGES: usize = 3000;
@@ -29,22 +29,7 @@ fn pg_three_servers_sixteen_clients_store_each_image_once() {
     let pg = PgServer::start();
     let dir = tempfile::tempdir().unwrap();
     let made = dir.path().join("made");
-    let create = lookalike(&[
-        "index",
-        "create",
-        "shop",
-        "--model",
-        "zero-shot",
-        "--backbone",
-        "tiny",
-        "--data-dir",
-        made.to_str().unwrap(),
-        "--store",
-        "pgvector",
-        "--url",
-        &pg.url(),
-    ]);
-    assert!(create.status.success(), "{}", text(&create).1);
+    create_tiny_collection(&made, "shop", &["--store", "pgvector", "--url", &pg.url()]);
     let servers: Vec<Arc<TestServer>> = (0..3)
         .map(|s| {
             let data = dir.path().join(format!("server{s}"));

@@ -76,6 +76,25 @@ pub fn lookalike(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `lookalike index create NAME --model zero-shot --backbone tiny --data-dir DATA EXTRA...`
+/// (the tests' small untrained collection; EXTRA picks another store), asserted to succeed.
+pub fn create_tiny_collection(data: &std::path::Path, name: &str, extra: &[&str]) {
+    let mut args = vec![
+        "index",
+        "create",
+        name,
+        "--model",
+        "zero-shot",
+        "--backbone",
+        "tiny",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let run = lookalike(&args);
+    assert!(run.status.success(), "{args:?}: {}", text(&run).1);
+}
+
 /// The converted EfficientNet-Lite0 weights from the set-up.
 pub fn lite0_weights() -> PathBuf {
     let w = root().join("weights/efficientnet-lite0.safetensors");

@@ -242,32 +242,18 @@ pub fn catalogue_in(dir: &Path, store: &[&str]) -> std::path::PathBuf {
     let images = dir.join("images");
     shapes_dataset(&images, 4, 6, 3);
     let data = dir.join("data");
-    let d = data.to_str().unwrap();
-    let mut create = vec![
-        "index",
-        "create",
-        "shop",
-        "--model",
-        "zero-shot",
-        "--backbone",
-        "tiny",
-        "--data-dir",
-        d,
-    ];
-    create.extend_from_slice(store);
-    let add = vec![
+    crate::create_tiny_collection(&data, "shop", store);
+    let add = [
         "index",
         "add",
         "shop",
         images.to_str().unwrap(),
         "--data-dir",
-        d,
+        data.to_str().unwrap(),
         "-q",
     ];
-    for args in [create, add] {
-        let run = lookalike(&args);
-        assert!(run.status.success(), "{args:?}: {}", text(&run).1);
-    }
+    let run = lookalike(&add);
+    assert!(run.status.success(), "{add:?}: {}", text(&run).1);
     data
 }
 
