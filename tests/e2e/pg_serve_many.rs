@@ -1,7 +1,8 @@
 //! Three `lookalike serve` processes over one pgvector collection, as three machines behind a
 //! load balancer: 16 clients add 3,000 small generated images through all three at once, a
 //! tenth of them twice through two servers at the same moment. Each image is stored exactly
-//! once, every duplicate is answered with the one id, and every server finds every image.
+//! once, every duplicate is answered with the one id, and every server finds every image,
+//! serves its original byte for byte, and explains it, whichever server received it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -171,4 +172,66 @@ fn pg_three_servers_sixteen_clients_store_each_image_once() {
         let metrics = String::from_utf8(server.get("/metrics").body).unwrap();
         assert!(metrics.contains("instance=\"node-"), "{metrics}");
     }
+
+    // The originals are in PostgreSQL, not in any server's folder: a server that did not
+    // receive an image serves its bytes, explains it, and searches "more like" it.
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM lookalike_shop_originals"),
+        IMAGES.to_string()
+    );
+    for s in 0..3 {
+        let data = dir.path().join(format!("server{s}"));
+        let kept: Vec<_> = walk(&data)
+            .into_iter()
+            .filter(|p| p.components().any(|c| c.as_os_str() == "uploads"))
+            .collect();
+        assert!(kept.is_empty(), "server {s} kept files itself: {kept:?}");
+    }
+    for i in [3, 1234, 2999] {
+        // Request i / 10 went first through server (i / 10) % 3; ask the next one.
+        let other = &servers[(i / PER_REQUEST + 1) % 3];
+        let file = other.get(&format!("/api/collections/shop/images/{}/image", id_of[&i]));
+        assert_eq!(file.status, 200, "image {i}");
+        assert!(
+            file.body == images[i],
+            "image {i}: the bytes served differ from the upload"
+        );
+        let explained = other.json(
+            "POST",
+            "/api/collections/shop/explain",
+            &[],
+            &json!({"id": id_of[&i], "hit": id_of[&((i + 1) % IMAGES)]}),
+        );
+        assert_eq!(
+            explained.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&explained.body)
+        );
+        assert!(explained.json()["similarity"].is_number());
+        let like = other.json(
+            "POST",
+            "/api/collections/shop/search",
+            &[],
+            &json!({"id": id_of[&i], "k": 3}),
+        );
+        assert_eq!(like.status, 200, "{}", String::from_utf8_lossy(&like.body));
+        let hits = like.json()["hits"].as_array().unwrap().clone();
+        assert_eq!(hits.len(), 3);
+        assert!(hits.iter().all(|h| h["id"].as_u64() != Some(id_of[&i])));
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

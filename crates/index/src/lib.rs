@@ -35,7 +35,7 @@ pub use pgvector::{
 };
 pub use rank::TopK;
 pub use store::{
-    Durability, Hit, Inserted, Metadata, NewPoint, Point, PointId, Query, RebuildReport, StoreInfo,
-    VectorStore, CONTENT_KEY, EXTERNAL_KEY,
+    Durability, Hit, Inserted, Metadata, NewPoint, Point, PointId, Query, RebuildReport,
+    SearchAnswers, StoreInfo, VectorStore, CONTENT_KEY, EXTERNAL_KEY,
 };
 pub use vectors::{paths_file_for, read_vectors, write_vectors, VectorFile, Vectors, VectorsError};

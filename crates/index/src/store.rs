@@ -131,6 +131,19 @@ pub struct Hit {
     pub vector: Option<Vec<f32>>,
 }
 
+/// A batch of searches' hits, and where they came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchAnswers {
+    /// One list of hits per query, as [`VectorStore::search`] gives them.
+    pub hits: Vec<Vec<Hit>>,
+    /// The shards these hits lack (a sharded store with `partial_ok`), as
+    /// `shard N (URL): why`; empty when every shard answered.
+    pub missing_shards: Vec<String>,
+    /// How far behind its primary the replica that gave these hits was; `None` when the
+    /// primary (or a store without replicas) answered.
+    pub replica_lag: Option<crate::ReplicaLag>,
+}
+
 /// What a store says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoreInfo {
@@ -180,10 +193,19 @@ pub trait VectorStore: Send + Sync {
         Ok(None)
     }
 
-    /// The shards the last search answered without (`partial_ok`), as `shard N (URL): why`;
-    /// empty after a complete answer.
-    async fn missing_shards(&self) -> Vec<String> {
-        Vec::new()
+    /// Keeps uploaded files, each under its content hash (SHA-256, hex), where every process
+    /// that opens this store reads them: a table beside the vectors. Returns `false`, keeping
+    /// nothing, for a store that keeps no files (the embedded store: its collection keeps them
+    /// in its own folder). Keeping content that is kept already is not an error.
+    async fn keep_originals(&self, files: &[(&str, &[u8])]) -> Result<bool, StoreError> {
+        let _ = files;
+        Ok(false)
+    }
+
+    /// The file kept under content hash `sha256` by [`VectorStore::keep_originals`], if any.
+    async fn original(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let _ = sha256;
+        Ok(None)
     }
 
     /// Adds points and returns their new ids, in order. The whole batch is stored, or none of it.
@@ -246,6 +268,16 @@ pub trait VectorStore: Send + Sync {
     /// Runs a batch of searches. Each answer is sorted by descending score (ties by id), holds
     /// `min(k, matching − offset)` hits, and never a deleted point.
     async fn search(&self, queries: &[Query]) -> Result<Vec<Vec<Hit>>, StoreError>;
+
+    /// [`VectorStore::search`], saying what this answer lacks (shards that did not answer) and
+    /// how old it may be (a replica's lag). Each answer says it of itself, so concurrent
+    /// searches never see each other's.
+    async fn search_answers(&self, queries: &[Query]) -> Result<SearchAnswers, StoreError> {
+        Ok(SearchAnswers {
+            hits: self.search(queries).await?,
+            ..SearchAnswers::default()
+        })
+    }
 
     /// Drops tombstones and rebuilds the index from the stored vectors.
     async fn rebuild(&self) -> Result<RebuildReport, StoreError>;

@@ -146,6 +146,9 @@ impl From<CollectionError> for ApiError {
             CollectionError::Invalid(m) => ApiError::bad_request(m),
             CollectionError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             CollectionError::Unknown { name, .. } => ApiError::unknown_collection(&name),
+            e @ CollectionError::FileMissing { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "file_missing", e.to_string())
+            }
             other => ApiError::internal(other),
         }
     }

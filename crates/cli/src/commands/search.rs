@@ -6,7 +6,8 @@ use anyhow::Context;
 use clap::Args;
 use lookalike_core::{parse_device, BackboneKind, DecodeLimits};
 use lookalike_engine::collection::{
-    Collection, Crop, GroupResults, QueryImage, Region, SearchHit, SearchRequest, UsedBox,
+    Collection, Crop, GroupResults, Provenance, QueryImage, Region, SearchHit, SearchRequest,
+    UsedBox,
 };
 use lookalike_index::Filter;
 use serde_json::json;
@@ -125,6 +126,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                 .search_groups(vector, &request, key, None)
                 .await
                 .with_context(searching)?;
+            partial_warning(&found.provenance);
             return print_groups(&a, &found, used);
         }
         let found = collection
@@ -132,14 +134,12 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             .await
             .with_context(searching)?;
         // A sharded store with --partial-ok says here which shard this answer lacks.
-        for w in collection.store().warnings().await {
-            if w.starts_with("partial answer") {
-                eprintln!("warning: {w}");
-            }
-        }
+        partial_warning(&found.provenance);
         let hits = found.hits;
         let explanations = match (&a.explain, &a.out) {
-            (Some(method), Some(out)) => explain_hits(&collection, &query, &hits, &a, method, out)?,
+            (Some(method), Some(out)) => {
+                explain_hits(&collection, &query, &hits, &a, method, out).await?
+            }
             _ => Vec::new(),
         };
         if a.json {
@@ -201,6 +201,13 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
 }
 
 /// Prints a grouped search: one line per group, or the JSON object.
+/// Tells the user on stderr which shards an answer lacks.
+fn partial_warning(from: &Provenance) {
+    for shard in &from.missing_shards {
+        eprintln!("warning: partial answer: {shard} did not answer");
+    }
+}
+
 fn print_groups(a: &SearchArgs, found: &GroupResults, used: Option<UsedBox>) -> anyhow::Result<()> {
     if a.json {
         let out = json!({
@@ -238,7 +245,7 @@ fn print_groups(a: &SearchArgs, found: &GroupResults, used: Option<UsedBox>) -> 
 
 /// Explains the query against every hit in one batch and writes `OUT/RANK-ID/`; returns each
 /// hit's summary (folder, similarity, decision, maps with boxes).
-fn explain_hits(
+async fn explain_hits(
     collection: &Collection,
     query: &QueryImage,
     hits: &[SearchHit],
@@ -259,10 +266,14 @@ fn explain_hits(
     };
     let (explainer, layer, boxes) = args.resolve(&registry, collection.models().facts().units)?;
     let options = args.options()?;
-    let files: Vec<(u64, PathBuf)> = hits
+    let asked: Vec<_> = hits
         .iter()
-        .map(|h| (h.id, PathBuf::from(&h.path)))
+        .map(|h| (h.id, h.path.as_str(), &h.metadata))
         .collect();
+    let files = collection
+        .sources_of(&asked)
+        .await
+        .context("reading the hits' files")?;
     let explained = collection
         .explain_hits(query, &files, explainer, layer, &options, false)
         .context("explaining the hits")?;

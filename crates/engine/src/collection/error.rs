@@ -51,6 +51,16 @@ pub enum CollectionError {
         /// Why.
         source: std::io::Error,
     },
+    /// A stored image's file is gone (deleted from the disk, or from the store).
+    #[error("image {id}'s file is no longer there ({why})")]
+    FileMissing {
+        /// The image.
+        id: lookalike_index::PointId,
+        /// Its recorded path.
+        path: String,
+        /// What was found instead.
+        why: String,
+    },
     /// An image could not be used.
     #[error(transparent)]
     Image(#[from] lookalike_core::ImageError),

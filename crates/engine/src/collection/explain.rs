@@ -1,15 +1,13 @@
 //! Explaining hits: a query against stored images, all in one batch, with the four maps of each
 //! pair and, if asked, which cells of the two images match.
 
-use std::path::PathBuf;
-
 use image::RgbImage;
 use lookalike_core::DecodeLimits;
 use lookalike_explain::correspondence::{correspondence, Correspondence};
 use lookalike_explain::{explain_pairs, ExplainOptions, Explainer, Layer, PairExplanation};
 use lookalike_index::PointId;
 
-use super::{Collection, CollectionError, QueryImage};
+use super::{Collection, CollectionError, ImageSource, QueryImage};
 
 /// Why the model decided what it did about the query and one stored image.
 #[derive(Debug)]
@@ -25,25 +23,13 @@ pub struct HitExplanation {
 }
 
 impl Collection {
-    /// The file of stored image `id` (`None` if there is no such image).
-    pub async fn image_file(&self, id: PointId) -> Result<Option<PathBuf>, CollectionError> {
-        let Some(point) = self.store.get(&[id]).await?.pop() else {
-            return Ok(None);
-        };
-        let path = point
-            .metadata
-            .get("path")
-            .and_then(|p| p.as_str())
-            .ok_or_else(|| CollectionError::Invalid(format!("image {id} has no stored file")))?;
-        Ok(Some(PathBuf::from(path)))
-    }
-
-    /// Explains `query` against stored images (`(id, file)`, as [`Collection::image_file`]
-    /// gives) with one batched forward and backward. Model work: runs on the caller's thread.
+    /// Explains `query` against stored images (`(id, file)`, as [`Collection::image_source`]
+    /// and [`Collection::sources_of`] give them) with one batched forward and backward. Model
+    /// work: runs on the caller's thread.
     pub fn explain_hits(
         &self,
         query: &QueryImage,
-        hits: &[(PointId, PathBuf)],
+        hits: &[(PointId, ImageSource)],
         explainer: &dyn Explainer,
         layer: Layer,
         options: &ExplainOptions,
@@ -56,13 +42,23 @@ impl Collection {
         let preprocess = self.preprocess();
         let mut crops = Vec::with_capacity(hits.len());
         let mut pixels = Vec::with_capacity(hits.len());
-        for (id, path) in hits {
-            let image = QueryImage::from_file(path, &DecodeLimits::default(), &preprocess)
-                .map_err(|e| {
-                    CollectionError::Invalid(format!(
-                        "image {id} cannot be explained: its file is no longer readable ({e})"
-                    ))
-                })?;
+        for (id, source) in hits {
+            let bytes = source.bytes().map_err(|e| CollectionError::FileMissing {
+                id: *id,
+                path: source.name().into_owned(),
+                why: e.to_string(),
+            })?;
+            let image = QueryImage::from_bytes(
+                &bytes,
+                &source.name(),
+                &DecodeLimits::default(),
+                &preprocess,
+            )
+            .map_err(|e| {
+                CollectionError::Invalid(format!(
+                    "image {id} cannot be explained: its file is no longer readable ({e})"
+                ))
+            })?;
             crops.push(image.crop);
             pixels.push(image.pixels);
         }

@@ -3,7 +3,8 @@
 //! A collection lives in `DATA_DIR/NAME/`: `collection.json` (the model it was built with, by
 //! path and fingerprint, and where its vectors are) and, for the embedded store, `store/`.
 //! Adding is incremental (files already indexed are recognised by their SHA-256), from paths
-//! (`add.rs`) or uploaded bytes (`uploads.rs`, kept in `uploads/`); deleting leaves tombstones
+//! (`add.rs`) or uploaded bytes (`uploads.rs`, kept in `uploads/`, or in the store where it
+//! keeps files: `originals.rs`); deleting leaves tombstones
 //! until [`Collection::rebuild`]; every search re-ranks the store's candidates with the model's
 //! exact head (`search.rs`), `products.rs` groups hits by product (and updates or deletes a
 //! product's images together), and `explain.rs` explains hits in one batch. The model is a
@@ -16,6 +17,7 @@ mod explain;
 mod import;
 mod models;
 pub mod novelty;
+mod originals;
 mod products;
 mod region;
 mod search;
@@ -39,9 +41,10 @@ pub use explain::HitExplanation;
 pub use import::{ImportEvent, ImportOptions, ImportReport, IMAGE_LINK};
 pub use models::{ModelFacts, ModelPool};
 pub use novelty::Novelty;
+pub use originals::{ImageSource, IN_STORE};
 pub use products::{check_product, GroupHit, GroupResults, PRODUCT_KEY};
 pub use region::{object_box, Crop, Region, UsedBox};
-pub use search::{QueryImage, SearchHit, SearchRequest, SearchResults};
+pub use search::{Provenance, QueryImage, SearchHit, SearchRequest, SearchResults};
 pub use space::Space;
 pub use uploads::{check_metadata, Upload, Uploaded, RESERVED_KEYS};
 

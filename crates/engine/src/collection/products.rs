@@ -52,6 +52,8 @@ pub struct GroupResults {
     pub groups: Vec<GroupHit>,
     /// As for an ungrouped search.
     pub novelty: Option<super::Novelty>,
+    /// Which shards and replica gave the hits, over every round of widening.
+    pub provenance: super::Provenance,
 }
 
 impl Collection {
@@ -116,6 +118,7 @@ impl Collection {
         }
         let excluded = exclude.map(|(id, _)| id);
         let mut asked = (want * 4).max(32);
+        let mut provenance = super::Provenance::default();
         let (groups, novelty) = loop {
             let wider = SearchRequest {
                 k: asked,
@@ -124,6 +127,7 @@ impl Collection {
                 ef: request.ef,
             };
             let found = self.search_vector(vector.clone(), &wider).await?;
+            provenance.merge(found.provenance);
             let exhausted = found.hits.len() < asked;
             let mut groups: Vec<(Option<String>, SearchHit)> = Vec::new();
             let mut seen = std::collections::HashSet::new();
@@ -166,6 +170,7 @@ impl Collection {
             group_by: group_by.into(),
             groups: out,
             novelty,
+            provenance,
         })
     }
 }

@@ -54,6 +54,45 @@ pub struct SearchResults {
     /// Where the best match falls among the catalogue's own nearest neighbours (`None` while
     /// the collection is too small to judge, or nothing matched).
     pub novelty: Option<super::Novelty>,
+    /// Which shards and replica gave these hits.
+    pub provenance: Provenance,
+}
+
+/// Where one answer's hits came from, told with the answer itself (not asked of the store
+/// afterwards, when another request may have changed it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Provenance {
+    /// Shards that did not answer (a sharded store opened with `partial_ok`), as
+    /// `shard N (URL): why`; empty when the answer is whole.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<String>,
+    /// How far behind its primary the standby that answered was; `None` when the primary did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_lag: Option<lookalike_index::ReplicaLag>,
+}
+
+impl Provenance {
+    /// Whether some shard's hits are missing.
+    pub fn partial(&self) -> bool {
+        !self.missing_shards.is_empty()
+    }
+
+    /// Adds another answer's: every missing shard once, and the larger lag.
+    pub fn merge(&mut self, other: Provenance) {
+        for shard in other.missing_shards {
+            if !self.missing_shards.contains(&shard) {
+                self.missing_shards.push(shard);
+            }
+        }
+        self.replica_lag = match (self.replica_lag, other.replica_lag) {
+            (Some(a), Some(b)) => Some(if b.bytes > a.bytes || b.seconds > a.seconds {
+                b
+            } else {
+                a
+            }),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 /// A query image as the model sees it: the preprocessed crop (for overlays) and its pixels
@@ -177,6 +216,7 @@ impl Collection {
                 .take(request.k)
                 .collect(),
             novelty,
+            provenance: found.provenance,
         }))
     }
 
@@ -191,6 +231,7 @@ impl Collection {
             return Ok(SearchResults {
                 hits: Vec::new(),
                 novelty: None,
+                provenance: Provenance::default(),
             });
         }
         let query = Query {
@@ -202,7 +243,12 @@ impl Collection {
             with_vectors: true,
             with_metadata: true,
         };
-        let candidates = self.store.search(&[query]).await?.pop().unwrap_or_default();
+        let answers = self.store.search_answers(&[query]).await?;
+        let provenance = Provenance {
+            missing_shards: answers.missing_shards,
+            replica_lag: answers.replica_lag,
+        };
+        let candidates = answers.hits.into_iter().next().unwrap_or_default();
         let facts = self.models.facts();
         let mut hits: Vec<SearchHit> = candidates
             .into_iter()
@@ -241,6 +287,7 @@ impl Collection {
                 .take(request.k)
                 .collect(),
             novelty,
+            provenance,
         })
     }
 }

@@ -1,8 +1,9 @@
 //! Adding images that arrive as bytes (an HTTP upload), each with the caller's metadata and,
 //! optionally, the caller's own id (a SKU, say).
 //!
-//! The bytes are kept: written to `DIR/uploads/SHA256.EXT` (temporary file, then rename) before
-//! the image is stored, so that it can be served and explained later like a file added by path.
+//! The bytes are kept before the image is stored, so that it can be served and explained later
+//! like a file added by path: in the store when it keeps files (pgvector: every server reads
+//! them), else in `DIR/uploads/SHA256.EXT` (temporary file, fsync, rename).
 //! Everything is checked before anything is written, so a request with one bad image stores none.
 
 use std::collections::HashSet;
@@ -17,6 +18,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::add::thumbnail;
+use super::originals::kept_path;
 use super::{AddOptions, Collection, CollectionError};
 
 /// Metadata keys the collection writes itself; a caller's metadata may not set them.
@@ -226,14 +228,26 @@ impl Collection {
         batch: &[Checked],
         options: &AddOptions,
     ) -> Result<Vec<Inserted>, CollectionError> {
-        let folder = self.dir.join("uploads");
-        std::fs::create_dir_all(&folder).map_err(|e| CollectionError::io(&folder, e))?;
-        let mut paths = Vec::with_capacity(batch.len());
-        for c in batch {
-            let path = folder.join(format!("{}.{}", c.sha256, c.extension));
-            keep_file(&path, &uploads[c.index].bytes)?;
-            paths.push(path);
-        }
+        let files: Vec<(&str, &[u8])> = batch
+            .iter()
+            .map(|c| (c.sha256.as_str(), uploads[c.index].bytes.as_slice()))
+            .collect();
+        let paths: Vec<String> = if self.store.keep_originals(&files).await? {
+            batch
+                .iter()
+                .map(|c| kept_path(&c.sha256, c.extension))
+                .collect()
+        } else {
+            let folder = self.dir.join("uploads");
+            std::fs::create_dir_all(&folder).map_err(|e| CollectionError::io(&folder, e))?;
+            let mut paths = Vec::with_capacity(batch.len());
+            for c in batch {
+                let path = folder.join(format!("{}.{}", c.sha256, c.extension));
+                keep_file(&path, &uploads[c.index].bytes)?;
+                paths.push(path.display().to_string());
+            }
+            paths
+        };
         let preprocess = self.preprocess();
         let crops: Vec<RgbImage> = batch.iter().map(|c| preprocess.apply(&c.image)).collect();
         let e = self
@@ -254,7 +268,7 @@ impl Collection {
             .map(|(row, (c, path))| {
                 let upload = &uploads[c.index];
                 let mut metadata = upload.metadata.clone();
-                metadata.insert("path".into(), json!(path.display().to_string()));
+                metadata.insert("path".into(), json!(path));
                 metadata.insert("sha256".into(), json!(c.sha256));
                 metadata.insert("width".into(), json!(c.image.width()));
                 metadata.insert("height".into(), json!(c.image.height()));

@@ -11,11 +11,13 @@
 //! - `query.rs`: filters as shippable SQL, and k-NN searches (pushed down to every shard).
 //! - `replica.rs`: searches on a streaming standby (`read_url`), with its lag.
 //! - `catalog.rs`: `lookalike_collections`, the collections a database holds.
+//! - `originals.rs`: the uploaded files, by content hash, for every server to read.
 //! - `store.rs`: the [`VectorStore`](crate::VectorStore) implementation.
 //! - `unique.rs`: idempotent adds from many processes (unique content hash and external id).
 
 mod catalog;
 mod conninfo;
+mod originals;
 mod query;
 mod replica;
 mod schema;
@@ -23,7 +25,6 @@ mod store;
 mod tls;
 mod unique;
 
-use std::sync::Mutex as SyncMutex;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -51,7 +52,7 @@ pub struct PgOptions {
     /// each. Empty: one table on the server connected to.
     pub shards: Vec<String>,
     /// When a shard does not answer, search the others and say which one was missing
-    /// ([`PgVectorStore::missing_shards`]) instead of failing.
+    /// ([`crate::SearchAnswers::missing_shards`]) instead of failing.
     pub partial_ok: bool,
     /// A streaming standby of the server connected to: k-NN searches go there, with its lag
     /// ([`PgVectorStore::replica_lag`]); everything else stays on the primary.
@@ -81,8 +82,6 @@ pub struct PgVectorStore {
     dimension: usize,
     metric: Metric,
     options: PgOptions,
-    /// Shards the last search could not reach (with `partial_ok`), as `shard N (URL)`.
-    missing: SyncMutex<Vec<String>>,
     /// The standby that answers searches, if any.
     reader: Option<replica::Reader>,
 }
@@ -165,16 +164,9 @@ impl PgVectorStore {
             dimension,
             metric,
             options,
-            missing: SyncMutex::new(Vec::new()),
         };
         store.prepare().await?;
         Ok(store)
-    }
-
-    /// The shards the last search did not reach, when `partial_ok` let it answer without them:
-    /// `shard N (URL)`. Empty after a complete answer.
-    pub fn missing_shards(&self) -> Vec<String> {
-        self.missing.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     fn pg(&self, e: tokio_postgres::Error) -> StoreError {

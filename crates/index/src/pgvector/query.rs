@@ -23,7 +23,7 @@ use tokio_postgres::Client;
 use super::schema::{partition_name, shard_error};
 use super::{error_text, PgVectorStore};
 use crate::filter::{Bound, Condition};
-use crate::{check_vector, Filter, Hit, PointId, Query, StoreError};
+use crate::{check_vector, Filter, Hit, PointId, Query, SearchAnswers, StoreError};
 
 /// One parameter of a filter's SQL: a `jsonb[]` of objects for containment, a key for `?`, a
 /// jsonpath for `@?`.
@@ -293,11 +293,12 @@ impl PgVectorStore {
     }
 
     /// A batch of searches. A shard that fails is named; with `partial_ok` the others answer
-    /// and [`PgVectorStore::missing_shards`] says which shard was left out.
+    /// and the answer says which shards it lacks. Read on the standby, it says the standby's
+    /// lag, measured there right after the searches.
     pub(super) async fn search_batch(
         &self,
         queries: &[Query],
-    ) -> Result<Vec<Vec<Hit>>, StoreError> {
+    ) -> Result<SearchAnswers, StoreError> {
         for q in queries {
             check_vector(self.dimension, &q.vector)?;
         }
@@ -340,10 +341,15 @@ impl PgVectorStore {
                 }
             }
         }
-        if let Ok(mut m) = self.missing.lock() {
-            *m = missing;
-        }
-        Ok(answers)
+        let replica_lag = match &self.reader {
+            Some(reader) => Some(reader.lag(&client).await?),
+            None => None,
+        };
+        Ok(SearchAnswers {
+            hits: answers,
+            missing_shards: missing,
+            replica_lag,
+        })
     }
 }
 

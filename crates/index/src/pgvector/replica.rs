@@ -2,13 +2,16 @@
 //! them (is this image stored?), stay on the primary, so an add never misses what it just
 //! wrote; k-NN searches go to the standby, which may be behind, and say by how much.
 //!
-//! The lag has two measures, taken together after every search (two one-row statements, one on
-//! each server: small beside the search itself, and never stale):
-//! - `bytes`: WAL the primary has written that the standby has not replayed
-//!   (`pg_current_wal_lsn()` on the primary minus `pg_last_wal_replay_lsn()` on the standby);
-//! - `seconds`: 0 when the standby has replayed all it received and nothing is pending, else the
-//!   time since it last replayed a transaction (`pg_last_xact_replay_timestamp()`), an upper
-//!   bound on how old its view is.
+//! The lag has two measures:
+//! - `bytes`: WAL the primary has written that the standby has not replayed;
+//! - `seconds`: 0 when nothing is pending, else the time since the standby last replayed a
+//!   transaction (`pg_last_xact_replay_timestamp()`), an upper bound on how old its view is.
+//!
+//! Every search answer carries the lag measured on the standby right after it, on the same
+//! connection ([`Reader::lag`]): the primary's end of WAL is what the primary last sent the
+//! standby (it sends it with every WAL message and keepalive), so a search costs no round trip
+//! to the primary. `/metrics` takes the exact figure ([`PgVectorStore::replica_lag`]: the
+//! primary's `pg_current_wal_lsn()` now, one statement on each server).
 
 use std::time::Duration;
 
@@ -71,8 +74,38 @@ impl Reader {
     }
 }
 
+impl Reader {
+    /// Its lag, measured on the standby alone with `client` (its connection, already held by
+    /// the search that asks): the primary's end of WAL as the primary last reported it to the
+    /// standby's WAL receiver (`pg_stat_wal_receiver.latest_end_lsn`, or, for a role that may
+    /// not read it, what the standby has received), minus what it has replayed. No round trip
+    /// to the primary; [`PgVectorStore::replica_lag`] takes one for the exact figure.
+    pub(super) async fn lag(&self, client: &Client) -> Result<ReplicaLag, StoreError> {
+        let row = client
+            .query_one(
+                "SELECT COALESCE(pg_wal_lsn_diff(GREATEST(r.latest_end_lsn, pg_last_wal_receive_lsn()), \
+                 pg_last_wal_replay_lsn()), 0)::bigint, \
+                 COALESCE(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)::float8 \
+                 FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver r ON TRUE",
+                &[],
+            )
+            .await
+            .map_err(|e| StoreError::Postgres {
+                url: self.url.clone(),
+                message: error_text(&e),
+            })?;
+        let bytes = row.get::<_, i64>(0).max(0) as u64;
+        let since: f64 = row.get(1);
+        Ok(ReplicaLag {
+            seconds: if bytes == 0 { 0.0 } else { since.max(0.0) },
+            bytes,
+        })
+    }
+}
+
 impl PgVectorStore {
-    /// The lag of the standby that answers searches; `None` without one.
+    /// The lag of the standby that answers searches, exactly: the primary's current end of
+    /// WAL (one statement there) minus what the standby has replayed; `None` without one.
     pub async fn replica_lag(&self) -> Result<Option<ReplicaLag>, StoreError> {
         let Some(reader) = &self.reader else {
             return Ok(None);

@@ -95,6 +95,14 @@ impl PgVectorStore {
     }
 
     pub(super) async fn prepare(&self) -> Result<(), StoreError> {
+        self.prepare_vectors().await?;
+        let sql = self.originals_ddl();
+        let client = self.client.lock().await;
+        client.batch_execute(&sql).await.map_err(|e| self.pg(e))
+    }
+
+    /// The vectors' table: checked, or created with its shards.
+    async fn prepare_vectors(&self) -> Result<(), StoreError> {
         let client = self.client.lock().await;
         let timeout_ms = self.options.statement_timeout.as_millis();
         client

@@ -10,7 +10,7 @@ use super::schema::{partition_name, shard_error};
 use super::{error_text, open_client, PgVectorStore};
 use crate::{
     check_vector, Durability, Filter, Hit, Inserted, Metadata, NewPoint, Point, PointId, Query,
-    RebuildReport, StoreError, StoreInfo, VectorStore,
+    RebuildReport, SearchAnswers, StoreError, StoreInfo, VectorStore,
 };
 
 fn to_i64(ids: &[PointId]) -> Vec<i64> {
@@ -227,22 +227,24 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn search(&self, queries: &[Query]) -> Result<Vec<Vec<Hit>>, StoreError> {
+        Ok(self.search_batch(queries).await?.hits)
+    }
+
+    async fn search_answers(&self, queries: &[Query]) -> Result<SearchAnswers, StoreError> {
         self.search_batch(queries).await
+    }
+
+    async fn keep_originals(&self, files: &[(&str, &[u8])]) -> Result<bool, StoreError> {
+        self.keep_files(files).await?;
+        Ok(true)
+    }
+
+    async fn original(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read_file(sha256).await
     }
 
     async fn replica_lag(&self) -> Result<Option<crate::ReplicaLag>, StoreError> {
         PgVectorStore::replica_lag(self).await
-    }
-
-    async fn missing_shards(&self) -> Vec<String> {
-        PgVectorStore::missing_shards(self)
-    }
-
-    async fn warnings(&self) -> Vec<String> {
-        self.missing_shards()
-            .into_iter()
-            .map(|m| format!("partial answer: {m} did not answer"))
-            .collect()
     }
 
     async fn rebuild(&self) -> Result<RebuildReport, StoreError> {
@@ -270,6 +272,7 @@ impl VectorStore for PgVectorStore {
                 }
             }
         }
+        self.drop_unnamed_files().await?;
         let n = self.count().await?;
         Ok(RebuildReport {
             points: n as u64,

@@ -1,8 +1,6 @@
 //! `POST /api/collections/{name}/explain`: why the model called a query and one stored image
 //! the same or different: four maps, their grids and boxes, and the best cell matches.
 
-use std::path::PathBuf;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
@@ -56,8 +54,8 @@ pub async fn explain(
     let hit =
         hit.ok_or_else(|| ApiError::bad_request("say which stored image to explain: `hit`"))?;
     let method = options.check(&state, &collection)?;
-    let file: PathBuf = collection
-        .image_file(hit)
+    let file = collection
+        .image_source(hit)
         .await?
         .ok_or_else(|| ApiError::unknown_image(&name, hit))?;
     let (query, _) = load(&state, &collection, &name, source, false).await?;

@@ -273,10 +273,10 @@ pub async fn file(
 ) -> Result<HttpResponse, ApiError> {
     let (name, collection, id) = target(&req, &state, path, Access::Read)?;
     let file = collection
-        .image_file(id)
+        .image_source(id)
         .await?
         .ok_or_else(|| ApiError::unknown_image(&name, id))?;
-    let bytes = web::block(move || std::fs::read(&file))
+    let bytes = web::block(move || file.bytes().map(|b| b.into_owned()))
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| {

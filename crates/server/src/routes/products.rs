@@ -104,14 +104,16 @@ pub async fn search_groups(
             })
         })
         .collect();
-    Ok(json!({
+    let mut answer = json!({
         "group_by": group_by,
         "groups": groups,
         "out_of_catalogue": found.novelty.is_some_and(|n| n.out_of_catalogue),
         "novelty": found.novelty,
         "threshold": collection.models().facts().threshold,
         "crop": used,
-    }))
+    });
+    super::search::served_by(state, name, &found.provenance, &mut answer);
+    Ok(answer)
 }
 
 fn target(

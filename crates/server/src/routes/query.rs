@@ -180,7 +180,7 @@ pub async fn load_cropped(
     let file = match &source {
         Source::Stored(id) => Some(
             collection
-                .image_file(*id)
+                .image_source(*id)
                 .await?
                 .ok_or_else(|| ApiError::unknown_image(name, *id))?,
         ),
@@ -197,8 +197,8 @@ pub async fn load_cropped(
         .run(Job::Search, move || {
             let preprocess = collection.preprocess();
             let (query, used) = match (source, file) {
-                (_, Some(path)) => {
-                    let bytes = std::fs::read(&path).map_err(ApiError::internal)?;
+                (_, Some(file)) => {
+                    let bytes = file.bytes().map_err(ApiError::internal)?;
                     QueryImage::from_bytes_cropped(
                         &bytes,
                         "the stored image",

@@ -2,11 +2,10 @@
 //! `offset`, metadata filters (the grammar of `lookalike_index::Filter`), a minimum similarity
 //! and grouping by product; optionally every hit explained in one batch.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use lookalike_engine::collection::{Crop, Region, SearchRequest};
+use lookalike_engine::collection::{Crop, Provenance, Region, SearchRequest};
 use lookalike_index::{Condition, Filter, Metadata};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -46,25 +45,14 @@ struct SearchJson {
 /// Adds where the answer came from, when it matters: `partial` and `missing_shards` when a
 /// shard did not answer (`--partial-ok`), and `replica` (`lag_seconds`, `lag_bytes`) when the
 /// search read a standby (`serve --read-url`), whose lag also goes to the metrics.
-pub(crate) async fn served_by(
-    state: &AppState,
-    collection: &lookalike_engine::collection::Collection,
-    name: &str,
-    answer: &mut Value,
-) {
-    let store = collection.store();
-    let missing = store.missing_shards().await;
-    answer["partial"] = json!(!missing.is_empty());
-    if !missing.is_empty() {
-        answer["missing_shards"] = json!(missing);
+pub(crate) fn served_by(state: &AppState, name: &str, from: &Provenance, answer: &mut Value) {
+    answer["partial"] = json!(from.partial());
+    if from.partial() {
+        answer["missing_shards"] = json!(from.missing_shards);
     }
-    match store.replica_lag().await {
-        Ok(Some(lag)) => {
-            state.metrics.observe_lag(name, lag);
-            answer["replica"] = json!({"lag_seconds": lag.seconds, "lag_bytes": lag.bytes});
-        }
-        Ok(None) => {}
-        Err(e) => answer["replica"] = json!({"error": e.to_string()}),
+    if let Some(lag) = from.replica_lag {
+        state.metrics.observe_lag(name, lag);
+        answer["replica"] = json!({"lag_seconds": lag.seconds, "lag_bytes": lag.bytes});
     }
 }
 
@@ -324,6 +312,7 @@ pub async fn search(
         }
     };
     let novelty = found.novelty;
+    let provenance = found.provenance;
     let hits: Vec<_> = found
         .hits
         .into_iter()
@@ -331,10 +320,11 @@ pub async fn search(
         .collect();
     let explanations = match (method, query) {
         (Some(method), Some(query)) if !hits.is_empty() => {
-            let files: Vec<(u64, PathBuf)> = hits
+            let asked: Vec<_> = hits
                 .iter()
-                .map(|h| (h.id, PathBuf::from(&h.path)))
+                .map(|h| (h.id, h.path.as_str(), &h.metadata))
                 .collect();
+            let files = collection.sources_of(&asked).await?;
             let (state2, collection) = (state.clone(), collection.clone());
             let method_label = method.name.clone();
             let views: Vec<crate::explanation::ExplanationView> = state
@@ -380,6 +370,6 @@ pub async fn search(
         "crop": used,
         "took_ms": started.elapsed().as_secs_f64() * 1000.0,
     });
-    served_by(&state, &collection, &name, &mut answer).await;
+    served_by(&state, &name, &provenance, &mut answer);
     Ok(HttpResponse::Ok().json(answer))
 }
