@@ -18,6 +18,7 @@ mod oneshot_cli;
 mod oneshot_training;
 mod parity;
 mod perturbation;
+mod pg_backup;
 mod pg_cli;
 mod pg_replica;
 mod pg_serve_many;

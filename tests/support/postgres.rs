@@ -148,6 +148,15 @@ impl PgServer {
         }
     }
 
+    /// PostgreSQL's client program `tool` (`pg_dump`, `pg_restore`), run as the calling user,
+    /// with its output; it connects as any other client would.
+    pub fn client(&self, tool: &str, args: &[&str]) -> std::process::Output {
+        Command::new(Path::new(PG_BIN).join(tool))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} runs: {e}"))
+    }
+
     /// Runs `sql` with psql as the superuser and returns its unaligned output.
     pub fn psql(&self, sql: &str) -> String {
         let out = Command::new(Path::new(PG_BIN).join("psql"))

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use lookalike_core::parse_device;
-use lookalike_engine::collection::{check_name, CollectionConfig};
+use lookalike_engine::collection::{check_name, CollectionConfig, StoreRef};
 use lookalike_server::ServeConfig;
 
 use super::index::DataDirArgs;
@@ -200,7 +200,10 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Writes the config of every collection recorded at `url` into `data_dir/NAME/`, unless a
-/// different collection of that name is there already (a warning, then).
+/// different collection of that name is there already (a warning, then). A collection's table
+/// is in the database it was found in, so its store URL becomes `url` (without a password),
+/// whatever URL it was made with: a database restored elsewhere (`pg_restore`), or reached by
+/// another host name, is served where it is now.
 async fn copy_collections(url: &str, data_dir: &Path) -> anyhow::Result<Vec<String>> {
     let timeout = lookalike_index::PgOptions::default().connect_timeout;
     let found = lookalike_index::list_collections(url, timeout)
@@ -208,7 +211,7 @@ async fn copy_collections(url: &str, data_dir: &Path) -> anyhow::Result<Vec<Stri
         .context("listing the collections in PostgreSQL (--pg)")?;
     let mut warnings = Vec::new();
     for (name, json) in found {
-        let config: CollectionConfig = match serde_json::from_value(json) {
+        let mut config: CollectionConfig = match serde_json::from_value(json) {
             Ok(c) => c,
             Err(e) => {
                 warnings.push(format!(
@@ -220,6 +223,9 @@ async fn copy_collections(url: &str, data_dir: &Path) -> anyhow::Result<Vec<Stri
         if check_name(&name).is_err() || config.name != name {
             warnings.push(format!("collection {name:?} in PostgreSQL has a bad name"));
             continue;
+        }
+        if let StoreRef::Pgvector { url: recorded, .. } = &mut config.store {
+            *recorded = lookalike_index::strip_password(url).unwrap_or_else(|| url.to_string());
         }
         let dir = data_dir.join(&name);
         match CollectionConfig::read(&dir, &name) {
