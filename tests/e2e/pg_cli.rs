@@ -1,6 +1,7 @@
 //! `lookalike index` on PostgreSQL beyond one table, as an operator runs it on loopback: a
 //! collection over three shards filled by three `--worker` processes at once (one SIGKILLed
-//! and re-run), and passwords that never stay in `collection.json`.
+//! and re-run), three feed-import workers on one collection, and passwords that never stay
+//! in `collection.json`.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -191,4 +192,117 @@ fn serve_pg_serves_the_collections_of_a_database_from_an_empty_folder() {
     );
     let hits = found.json()["hits"].as_array().unwrap().clone();
     assert!(hits[0]["similarity"].as_f64().unwrap() > 0.999, "{hits:?}");
+}
+
+/// `index import --worker i/3` ×3 at once on one pgvector collection: each product imported by
+/// exactly one worker, every image stored once; a worker run again changes nothing; a product
+/// dropped from the feed is pruned by its own worker only.
+#[test]
+fn three_import_workers_fill_one_collection_each_product_once() {
+    let pg = PgServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("photos");
+    std::fs::create_dir_all(&root).unwrap();
+    let products = 30;
+    let mut feed = String::new();
+    for p in 0..products {
+        for j in 0..2 {
+            let img = lookalike_e2e::picture(24, 24, (p * 2 + j) as u32);
+            img.save(root.join(format!("{p}-{j}.png"))).unwrap();
+        }
+        feed.push_str(&format!(
+            "{{\"id\": \"P{p}\", \"image_link\": \"{p}-0.png\", \"additional_image_link\": [\"{p}-1.png\"]}}\n"
+        ));
+    }
+    let feed_path = dir.path().join("feed.jsonl");
+    std::fs::write(&feed_path, &feed).unwrap();
+    let data = dir.path().join("data");
+    let d = s(&data);
+    create(d, "shop", &["--url", &pg.url()]);
+    let import = |worker: &str, feed: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "index".to_string(),
+            "import".into(),
+            "shop".into(),
+            s(feed).into(),
+            "--images-root".into(),
+            s(&root).into(),
+            "--data-dir".into(),
+            d.into(),
+            "--json".into(),
+            "--worker".into(),
+            worker.into(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Command::new(lookalike_bin())
+            .args(&args)
+            .output()
+            .expect("lookalike runs")
+    };
+    // The three at once.
+    let reports: Vec<Value> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..3)
+            .map(|i| {
+                let import = &import;
+                let feed_path = &feed_path;
+                scope.spawn(move || import(&format!("{i}/3"), feed_path, &[]))
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| {
+                let out = r.join().unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                serde_json::from_slice(&out.stdout).unwrap()
+            })
+            .collect()
+    });
+    let added: Vec<u64> = reports
+        .iter()
+        .map(|r| r["added"].as_u64().unwrap())
+        .collect();
+    assert_eq!(added.iter().sum::<u64>(), products as u64, "{reports:?}");
+    for (r, a) in reports.iter().zip(&added) {
+        assert_eq!(
+            r["other_workers"].as_u64().unwrap() + a,
+            products as u64,
+            "{r}"
+        );
+        assert!(*a > 0, "a worker had no share: {reports:?}");
+    }
+    assert_eq!(
+        pg.psql(
+            "SELECT count(*), count(DISTINCT metadata->>'sha256'), \
+             count(DISTINCT metadata->>'product') FROM lookalike_shop"
+        ),
+        format!("{}|{}|{products}", 2 * products, 2 * products)
+    );
+    // Run again: nothing new.
+    let again = import("1/3", &feed_path, &[]);
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["unchanged"], reports[1]["added"], "{again}");
+    assert_eq!(again["added"], 0);
+    // P0 leaves the feed: only its own worker prunes it.
+    let owner = lookalike_engine::collection::product_worker("P0", 3);
+    let shorter = dir.path().join("shorter.jsonl");
+    std::fs::write(
+        &shorter,
+        feed.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    for i in (0..3).filter(|&i| i != owner) {
+        let out = import(&format!("{i}/3"), &shorter, &["--prune"]);
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["pruned"], 0, "worker {i}: {r}");
+    }
+    let out = import(&format!("{owner}/3"), &shorter, &["--prune"]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["pruned"], 1, "{r}");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM lookalike_shop WHERE metadata->>'product' = 'P0'"),
+        "0"
+    );
 }

@@ -52,6 +52,11 @@ pub struct ImportArgs {
     /// Print the report as one JSON object (added, updated, unchanged, pruned, failed).
     #[arg(long)]
     json: bool,
+    /// I/N: import (and prune) only this worker's share of the products (by product id), so
+    /// that N processes, on N machines, import one feed into one pgvector collection at once.
+    /// Re-running a worker that died completes its share.
+    #[arg(long, value_name = "I/N", value_parser = super::index::parse_worker)]
+    worker: Option<(usize, usize)>,
     #[command(flatten)]
     data: DataDirArgs,
 }
@@ -83,6 +88,7 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<()> {
             ..FetchOptions::default()
         },
         prune: a.prune,
+        worker: a.worker,
         fetchers: a.fetchers.max(1),
         add: lookalike_engine::collection::AddOptions {
             batch_size: a.batch.max(1),
@@ -106,8 +112,12 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<()> {
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
+        let others = match a.worker {
+            Some(_) => format!(", {} left to the other workers", report.other_workers),
+            None => String::new(),
+        };
         println!(
-            "imported {} into {:?}: {} added, {} updated, {} unchanged, {} pruned, {} failed",
+            "imported {} into {:?}: {} added, {} updated, {} unchanged, {} pruned, {} failed{others}",
             a.feed.display(),
             a.name,
             report.added,

@@ -143,7 +143,7 @@ struct AddArgs {
 }
 
 /// `I/N` with `0 <= I < N`.
-fn parse_worker(s: &str) -> Result<(usize, usize), String> {
+pub(crate) fn parse_worker(s: &str) -> Result<(usize, usize), String> {
     let bad = || format!("--worker {s:?}: expected I/N with 0 <= I < N, e.g. 0/3");
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
     let (i, n) = (

@@ -9,6 +9,9 @@
 //!   deleted.
 //! - Products of earlier imports that the feed lacks are deleted only with `prune`.
 //! - A row that fails (parse, fetch, decode) is reported with its line and changes nothing.
+//! - With `worker` `(i, n)`, only the rows whose product id falls to worker `i` (the first 64
+//!   bits of its SHA-256, mod `n`) are imported, and pruned: n processes import one feed into
+//!   one pgvector collection at once, each product by exactly one of them.
 //!
 //! Rows go in chunks: a chunk's images are fetched in parallel on their own threads, then
 //! embedded batch by batch through the same path as `index add`.
@@ -43,8 +46,16 @@ pub struct ImportOptions {
     pub prune: bool,
     /// Images fetched at once.
     pub fetchers: usize,
-    /// Embedding batches and thumbnails, as for `index add`.
+    /// Embedding batches and thumbnails, as for `index add` (its `worker` is not used: an
+    /// import splits by product, below).
     pub add: AddOptions,
+    /// `Some((i, n))`: import (and prune) only the products that fall to worker `i` of `n`.
+    pub worker: Option<(usize, usize)>,
+}
+
+/// The worker (of `n`) that imports product `product`.
+pub fn product_worker(product: &str, n: usize) -> usize {
+    super::add::worker_of(&format!("{:x}", Sha256::digest(product.as_bytes())), n)
 }
 
 impl Default for ImportOptions {
@@ -54,6 +65,7 @@ impl Default for ImportOptions {
             prune: false,
             fetchers: 16,
             add: AddOptions::default(),
+            worker: None,
         }
     }
 }
@@ -71,6 +83,8 @@ pub struct ImportReport {
     pub pruned: usize,
     /// Rows that could not be used, each with its line and reason.
     pub failed: Vec<RowError>,
+    /// Rows left to the other workers (`ImportOptions::worker`).
+    pub other_workers: usize,
 }
 
 /// What happened, as it happens.
@@ -140,7 +154,23 @@ impl Collection {
         mut on_event: impl FnMut(ImportEvent<'_>),
     ) -> Result<ImportReport, CollectionError> {
         let (rows, errors) = read_feed(text, format).map_err(CollectionError::Invalid)?;
-        let mut report = ImportReport::default();
+        let mine = |product: &str| {
+            options
+                .worker
+                .is_none_or(|(i, n)| product_worker(product, n) == i)
+        };
+        let (rows, others): (Vec<FeedRow>, Vec<FeedRow>) =
+            rows.into_iter().partition(|r| mine(&r.product));
+        // A bad row is reported by the worker of its product, or by every worker when its
+        // product could not be read.
+        let errors: Vec<RowError> = errors
+            .into_iter()
+            .filter(|e| e.product.as_deref().is_none_or(mine))
+            .collect();
+        let mut report = ImportReport {
+            other_workers: others.len(),
+            ..ImportReport::default()
+        };
         on_event(ImportEvent::Planned {
             rows: rows.len() + errors.len(),
         });
@@ -150,6 +180,7 @@ impl Collection {
         on_event(ImportEvent::Done(errors.len()));
         let in_feed: HashSet<String> = rows
             .iter()
+            .chain(&others)
             .map(|r| r.product.clone())
             .chain(errors.iter().filter_map(|e| e.product.clone()))
             .collect();
@@ -212,7 +243,7 @@ impl Collection {
         if options.prune {
             let mut doomed = Vec::new();
             for (product, images) in stored {
-                if !in_feed.contains(&product) {
+                if !in_feed.contains(&product) && mine(&product) {
                     doomed.extend(images.iter().map(|(id, _)| *id));
                     report.pruned += 1;
                 }

@@ -38,7 +38,7 @@ pub use add::{worker_of, AddEvent, AddOptions, AddReport};
 pub use config::{CollectionConfig, ModelRef, SessionUrls, StoreRef, CONFIG_FILE};
 pub use error::CollectionError;
 pub use explain::HitExplanation;
-pub use import::{ImportEvent, ImportOptions, ImportReport, IMAGE_LINK};
+pub use import::{product_worker, ImportEvent, ImportOptions, ImportReport, IMAGE_LINK};
 pub use models::{ModelFacts, ModelPool};
 pub use novelty::Novelty;
 pub use originals::{ImageSource, IN_STORE};
