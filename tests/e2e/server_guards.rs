@@ -410,3 +410,49 @@ fn a_request_that_takes_too_long_is_answered_503() {
     assert_eq!(server.get("/healthz").status, 200);
     let _: Value = server.get("/api/collections").json();
 }
+
+/// An uploaded image whose kept file was removed behind the server's back: serving it and
+/// explaining it each answer 404 `file_missing` with the image's id, and
+/// the rest of the collection is unharmed.
+#[test]
+fn a_stored_image_whose_file_is_gone_is_a_404_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = catalogue(dir.path());
+    let server = TestServer::start(&data, &["--api-key", KEY], &[]);
+    let auth = [("X-API-Key", KEY)];
+    let added = server.json(
+        "POST",
+        "/api/collections/shop/images",
+        &auth,
+        &json!({"images": [{"base64": b64(&png(901))}]}),
+    );
+    assert_eq!(added.status, 201, "{}", added.message());
+    let id = added.json()["images"][0]["id"].as_u64().unwrap();
+    let before = images_in(&server);
+    let uploads = data.join("shop/uploads");
+    for f in std::fs::read_dir(&uploads).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    let image = server.get(&format!("/api/collections/shop/images/{id}/image"));
+    expect(
+        &image,
+        404,
+        &format!("image {id}'s file is no longer there"),
+    );
+    assert!(image.body.windows(12).any(|w| w == b"file_missing"));
+    let explained = server.json(
+        "POST",
+        "/api/collections/shop/explain",
+        &[],
+        &json!({"id": 1, "hit": id}),
+    );
+    expect(&explained, 404, &format!("image {id}'s file"));
+    // Its metadata and thumbnail are still served, and nothing was lost.
+    assert_eq!(
+        server
+            .get(&format!("/api/collections/shop/images/{id}"))
+            .status,
+        200
+    );
+    assert_eq!(images_in(&server), before);
+}

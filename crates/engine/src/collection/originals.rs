@@ -4,7 +4,7 @@
 //! a stored file's reads `db:uploads/SHA256.EXT`.
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use lookalike_index::{Metadata, PointId};
 
@@ -36,19 +36,26 @@ impl ImageSource {
         }
     }
 
+    /// The bytes of stored image `id`'s file, or [`CollectionError::FileMissing`] when it is
+    /// gone: what serving, searching by and explaining a stored image all read.
+    pub fn into_bytes(self, id: PointId) -> Result<Vec<u8>, CollectionError> {
+        match self {
+            ImageSource::File(path) => {
+                std::fs::read(&path).map_err(|e| CollectionError::FileMissing {
+                    id,
+                    path: path.display().to_string(),
+                    why: e.to_string(),
+                })
+            }
+            ImageSource::Kept { bytes, .. } => Ok(bytes),
+        }
+    }
+
     /// Its name, for messages and for guessing the format from the extension.
     pub fn name(&self) -> Cow<'_, str> {
         match self {
             ImageSource::File(path) => path.to_string_lossy(),
             ImageSource::Kept { path, .. } => Cow::Borrowed(path),
-        }
-    }
-
-    /// As a path (a kept file's is not on disk; decoders only read its extension).
-    pub fn as_path(&self) -> &Path {
-        match self {
-            ImageSource::File(path) => path,
-            ImageSource::Kept { path, .. } => Path::new(path),
         }
     }
 }

@@ -276,16 +276,9 @@ pub async fn file(
         .image_source(id)
         .await?
         .ok_or_else(|| ApiError::unknown_image(&name, id))?;
-    let bytes = web::block(move || file.bytes().map(|b| b.into_owned()))
+    let bytes = web::block(move || file.into_bytes(id))
         .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "file_missing",
-                format!("image {id}'s file is no longer on the server ({e})"),
-            )
-        })?;
+        .map_err(ApiError::internal)??;
     let content_type = image::guess_format(&bytes)
         .map(|f| f.to_mime_type())
         .unwrap_or("application/octet-stream");

@@ -197,8 +197,8 @@ pub async fn load_cropped(
         .run(Job::Search, move || {
             let preprocess = collection.preprocess();
             let (query, used) = match (source, file) {
-                (_, Some(file)) => {
-                    let bytes = file.bytes().map_err(ApiError::internal)?;
+                (Source::Stored(id), Some(file)) => {
+                    let bytes = file.into_bytes(id)?;
                     QueryImage::from_bytes_cropped(
                         &bytes,
                         "the stored image",
@@ -216,6 +216,7 @@ pub async fn load_cropped(
                 (Source::Product(p), None) => {
                     return Err(ApiError::internal(format!("product {p:?} has no image")))
                 }
+                (_, Some(_)) => return Err(ApiError::internal("a stored file for another source")),
             };
             let vector = if embed {
                 Some(collection.vector_of(&query)?)
