@@ -313,7 +313,7 @@ fn embedded_store_conforms_and_survives_reopening() {
             assert!(err.to_string().contains("16-dimensional"), "{err}");
 
             // A corrupt graph dump is rebuilt from sled, with a warning.
-            let graph = path.join("graph/graph.hnsw.graph");
+            let graph = path.join("graph/mutable.lks");
             let mut bytes = std::fs::read(&graph).unwrap();
             let mid = bytes.len() / 2;
             bytes[mid..].iter_mut().for_each(|b| *b = !*b);

@@ -251,7 +251,7 @@ fn embedded_collection_workflow() {
     // A corrupt graph dump: a warning, a rebuild from sled, the same answers.
     let query = images.join("bars/003.png");
     let before = search(s(&data), "shapes", &query, &["-k", "8"]);
-    let graph = data.join("shapes/store/graph/graph.hnsw.graph");
+    let graph = data.join("shapes/store/graph/mutable.lks");
     std::fs::write(&graph, b"not a graph").unwrap();
     let run = lookalike(&[
         "search",

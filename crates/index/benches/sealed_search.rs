@@ -1,12 +1,12 @@
 //! One query on a fixed sealed segment, at `ef` 16 and 64, through `VectorStore::search` (ids and
 //! scores, as `bench ann` measures it), so that a regression of the sealed loop shows in numbers;
-//! and the same graph before sealing (the mutable part, searched through its snapshot).
+//! and the same graph before sealing (the growing graph).
 //!
 //! `cargo bench -p lookalike-index --bench sealed_search`
 //!
 //! The segment: 10,000 clustered 128-dimensional vectors (a seeded generator), M 16,
-//! ef_construction 100, inserted in batches of 50 (below hnsw_rs's parallel threshold, so the
-//! graph is the same on every run), then sealed.
+//! ef_construction 100, inserted in batches of 50 (below the parallel threshold, so the graph
+//! is the same on every run), then sealed.
 
 use criterion::{criterion_main, BenchmarkId, Criterion};
 use lookalike_index::{

@@ -3,9 +3,11 @@
 //! - [`VectorStore`]: the one trait every store implements. Async, batch-based, only our own
 //!   types cross it, and a higher score always means more similar.
 //! - [`FlatStore`]: exact search in memory, the recall reference.
-//! - [`EmbeddedStore`]: hnsw_rs for the graph and sled as the source of truth (ids, vectors,
-//!   metadata, thumbnails, a write log). The graph is a derived dump with a checkpoint sequence:
-//!   reopening loads it and replays newer writes, so a large collection is never rebuilt on open.
+//! - [`EmbeddedStore`]: an HNSW index of our own (a growing graph that takes inserts, and sealed,
+//!   memory-mapped segments) over sled as the source of truth (ids, vectors, metadata,
+//!   thumbnails, a write log). The index is derived, with checkpoint sequences: reopening maps
+//!   the segments, loads the growing graph's dump and replays newer writes, so a large
+//!   collection is never rebuilt on open.
 //! - [`PgVectorStore`]: PostgreSQL + pgvector (an HNSW index; filters as SQL), for galleries that
 //!   outgrow one machine (shard it with Citus).
 //! - [`VectorFile`]: the `.npy` / `.fvecs` files that `lookalike embed` writes and benchmarks read.

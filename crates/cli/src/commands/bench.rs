@@ -1,6 +1,5 @@
 //! `lookalike bench ann`: recall, single-thread speed, build time and memory of the embedded
-//! store on a vector file, against exact search: first unsealed (the mutable graph hnsw_rs built,
-//! searched through its snapshot), then sealed, then with more points added unsealed. `scripts/bench_ann.py` runs it beside
+//! store on a vector file, against exact search: first unsealed (the growing graph), then sealed, then with more points added unsealed. `scripts/bench_ann.py` runs it beside
 //! hnswlib on the same data. `lookalike bench reopen` says where the time of opening goes and
 //! how much memory the open index takes.
 
@@ -106,9 +105,9 @@ struct Report {
     m: usize,
     ef_construction: usize,
     build_threads: usize,
-    /// Inserting through sled and hnsw_rs, then sealing.
+    /// Inserting through sled and the growing graph, then sealing.
     build_seconds: f64,
-    /// Of which sealing (reading the graph out of hnsw_rs and writing the segment).
+    /// Of which sealing (laying the growing graph out and writing the segment).
     seal_seconds: f64,
     reopen_seconds: f64,
     reopen: OpenTimings,
@@ -121,11 +120,11 @@ struct Report {
     /// `bench reopen` in a fresh process, on the sealed store: where the time of opening goes
     /// and how much its resident memory grows (opening, then searching every query once).
     fresh_open: Option<serde_json::Value>,
-    /// Before sealing: the mutable graph, searched through its snapshot in the sealed layout.
+    /// Before sealing: the growing graph.
     mutable_runs: Vec<Run>,
     /// Sealed: the headline figures.
     runs: Vec<Run>,
-    /// Sealed, plus `extra` points in the mutable graph.
+    /// Sealed, plus `extra` points added since.
     extra_runs: Vec<Run>,
 }
 

@@ -79,7 +79,7 @@ struct CreateArgs {
     /// For zero-shot with the tiny test backbone: its seed.
     #[arg(long, default_value_t = 0)]
     seed: i64,
-    /// Where the vectors live: embedded (hnsw_rs + sled, in the collection's folder) or
+    /// Where the vectors live: embedded (HNSW + sled, in the collection's folder) or
     /// pgvector (a PostgreSQL table; needs --url).
     #[arg(long, default_value = "embedded", value_parser = ["embedded", "pgvector"])]
     store: String,

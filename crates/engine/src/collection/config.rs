@@ -133,7 +133,7 @@ impl ModelRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum StoreRef {
-    /// hnsw_rs + sled in the collection's folder.
+    /// An HNSW index over sled, in the collection's folder.
     Embedded {
         /// HNSW `M`.
         max_connections: usize,

@@ -1,14 +1,14 @@
 //! How the derived index follows sled: sealing, dumping, merging, and recovery on open.
 //!
 //! - **Seal** (the mutable graph reached [`EmbeddedOptions::seal_at`](super::EmbeddedOptions),
-//!   or [`EmbeddedStore::seal`]): sled is flushed, the hnsw_rs graph is laid out as a segment
+//!   or [`EmbeddedStore::seal`]): sled is flushed, the growing graph is laid out as a segment
 //!   file (temporary name, fsync, rename), the manifest is replaced to list it with the log
 //!   sequence and next id it covers, the graph is swapped for an empty one, an empty dump of the
 //!   new generation replaces the old dump, and the log entries the manifest covers are dropped.
 //! - **Dump** ([`VectorStore::flush`](crate::VectorStore::flush)): the mutable graph is dumped
 //!   with the log sequence and the generation it reflects.
 //! - **Merge** ([`VectorStore::rebuild`](crate::VectorStore::rebuild)): every live vector in
-//!   sled goes through hnsw_rs into one new segment, which replaces all others in one manifest
+//!   sled goes into a new growing graph, laid out as one new segment, which replaces all others in one manifest
 //!   swap; tombstones are forgotten only after that swap.
 //! - **Open**: map and check every listed segment, then load the mutable dump if it was made on
 //!   the current generation and replay the log after it; a dump of an older generation (a crash
@@ -20,8 +20,8 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::graph::Graph;
-use super::mutable::Mutable;
+use super::graph;
+use super::growing::Growing;
 use super::records::{self, LogOp};
 use super::sealed::{write_manifest, Manifest, Sealed, SegmentEntry};
 use super::{params_of, EmbeddedStore, Live};
@@ -48,13 +48,12 @@ impl EmbeddedStore {
         Ok(records::counter(raw.as_deref()))
     }
 
-    fn empty_graph(&self) -> Mutable {
-        self.mutable_of(Graph::new(params_of(&self.config), self.config.metric, 0))
-    }
-
-    /// `graph` as the mutable part, snapshotted for searches.
-    fn mutable_of(&self, graph: Graph) -> Mutable {
-        Mutable::new(graph, self.config.metric, self.config.dimension)
+    fn empty_graph(&self) -> Growing {
+        Growing::new(
+            params_of(&self.config),
+            self.config.metric,
+            self.config.dimension,
+        )
     }
 
     /// Sealed segments, then the mutable graph: dump + replay, or rebuilt from sled.
@@ -88,21 +87,20 @@ impl EmbeddedStore {
 
         let start = Instant::now();
         let params = params_of(&self.config);
-        match Graph::load(
+        match graph::load(
             &self.graph_dir(),
             params,
             self.config.metric,
             self.config.dimension,
         ) {
-            Ok(Some((graph, checkpoint, checked))) if checkpoint.generation == generation => {
+            Ok(Some((mut graph, checkpoint, checked))) if checkpoint.generation == generation => {
                 let loaded = start.elapsed();
                 self.time(|t| {
                     t.checksum = checked.as_secs_f64();
                     t.graph_load = (loaded - checked).as_secs_f64();
                 });
-                self.replay(&graph, checkpoint.seq)?;
-                let mutable = self.mutable_of(graph);
-                self.live_mut().mutable = mutable;
+                self.replay(&mut graph, checkpoint.seq)?;
+                self.live_mut().mutable = graph;
                 self.time(|t| t.replay = (start.elapsed() - loaded).as_secs_f64());
                 Ok(())
             }
@@ -119,7 +117,7 @@ impl EmbeddedStore {
     }
 
     /// Inserts the log's inserts after `seq` (less those deleted since) into `graph`.
-    fn replay(&self, graph: &Graph, seq: u64) -> Result<(), StoreError> {
+    fn replay(&self, graph: &mut Growing, seq: u64) -> Result<(), StoreError> {
         let mut replay = Vec::new();
         let mut deleted = Vec::new();
         let from = (seq + 1).to_be_bytes();
@@ -153,11 +151,10 @@ impl EmbeddedStore {
         let _writer = self.write_turn();
         let from = self.live().sealed.manifest.next_id;
         let points = self.vectors_from(from)?;
-        let graph = Graph::new(params_of(&self.config), self.config.metric, points.len());
+        let mut graph = self.empty_graph();
         graph.insert(&points);
         let full = graph.len() >= self.options.seal_at;
-        let mutable = self.mutable_of(graph);
-        self.live_mut().mutable = mutable;
+        self.live_mut().mutable = graph;
         if full {
             self.seal_locked()?;
         } else {
@@ -191,7 +188,7 @@ impl EmbeddedStore {
     pub(super) fn rebuild_index(&self, drop_tombstones: bool) -> Result<RebuildReport, StoreError> {
         let _writer = self.write_turn();
         let points = self.vectors_from(0)?;
-        let graph = Graph::new(params_of(&self.config), self.config.metric, points.len());
+        let mut graph = self.empty_graph();
         graph.insert(&points);
         let mut manifest = self.live().sealed.manifest.clone();
         manifest.segments.clear();
@@ -232,7 +229,7 @@ impl EmbeddedStore {
             }
             let mut manifest = live.sealed.manifest.clone();
             let keep = |id: PointId| live.tombstones.contains(&id);
-            let segment = self.seal_graph(live.mutable.graph(), &mut manifest, &keep)?;
+            let segment = self.seal_graph(&live.mutable, &mut manifest, &keep)?;
             (segment, manifest)
         };
         let old = {
@@ -241,7 +238,7 @@ impl EmbeddedStore {
             live.sealed.manifest = manifest;
             std::mem::replace(&mut live.mutable, self.empty_graph())
         };
-        // hnsw_rs frees its points one `Arc` at a time: not while searches wait.
+        // Freed outside the lock.
         drop(old);
         self.dump_locked(&self.live())
     }
@@ -250,7 +247,7 @@ impl EmbeddedStore {
     /// sequence and next id) to disk, in that order. `dead` marks nodes already deleted.
     fn seal_graph(
         &self,
-        graph: &Graph,
+        graph: &Growing,
         manifest: &mut Manifest,
         dead: &dyn Fn(PointId) -> bool,
     ) -> Result<Option<super::segment::Segment>, StoreError> {
@@ -260,7 +257,7 @@ impl EmbeddedStore {
         self.db.flush().map_err(|e| self.sled(e))?;
         let dir = self.segments_dir();
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let builder = graph.to_segment(self.config.metric, self.config.dimension, seq);
+        let builder = graph.to_segment(seq);
         let segment = if builder.len() == 0 {
             None
         } else {
@@ -284,12 +281,11 @@ impl EmbeddedStore {
     pub(super) fn dump_locked(&self, live: &Live) -> Result<(), StoreError> {
         let seq = self.current_seq()?;
         self.db.flush().map_err(|e| self.sled(e))?;
-        live.mutable.graph().dump(
+        graph::dump(
+            &live.mutable,
             &self.graph_dir(),
             seq,
             live.sealed.manifest.generation,
-            self.config.metric,
-            self.config.dimension,
         )?;
         let keys: Vec<_> = self
             .trees

@@ -1,10 +1,11 @@
-//! `EmbeddedStore`: sled as the source of truth; a mutable hnsw_rs graph and sealed segments as
+//! `EmbeddedStore`: sled as the source of truth; a growing graph and sealed segments as
 //! the index.
 //!
 //! sled holds every id, vector, metadata object, thumbnail, a secondary index of metadata values
 //! (for filters) and a write log with sequence numbers. Each batch is one sled transaction, and
 //! [`Durability::Flushed`] fsyncs it before the call returns. The index is derived:
-//! - new points go into the **mutable** hnsw_rs graph (`graph.rs`);
+//! - new points go into the **growing** graph (`growing/`: our own HNSW construction, searched
+//!   by the same loop as the segments), dumped with a checkpoint sequence (`graph.rs`);
 //! - when it holds [`EmbeddedOptions::seal_at`] points, and at [`VectorStore::rebuild`], it is
 //!   laid out as a **sealed segment** (`segment/`): one memory-mapped file, searched by our own
 //!   loop; the manifest (`sealed.rs`) lists the segments and the writes they hold;
@@ -17,7 +18,7 @@
 
 mod checkpoint;
 mod graph;
-mod mutable;
+mod growing;
 mod records;
 mod sealed;
 mod search;
@@ -34,8 +35,8 @@ use async_trait::async_trait;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use self::graph::{Graph, GraphParams};
-use self::mutable::Mutable;
+use self::graph::GraphParams;
+use self::growing::Growing;
 use self::records::{LogOp, StoredConfig, FORMAT};
 use self::sealed::Sealed;
 use crate::filter::indexable_pairs;
@@ -87,9 +88,9 @@ struct Trees {
     tombstones: sled::Tree,
 }
 
-/// The index: the mutable graph, the sealed segments and the tombstones of both.
+/// The index: the growing graph, the sealed segments and the tombstones of both.
 struct Live {
-    mutable: Mutable,
+    mutable: Growing,
     sealed: Sealed,
     tombstones: HashSet<PointId>,
 }
@@ -127,7 +128,7 @@ impl Live {
 /// The shape of a store's index, for benchmarks and `index info`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IndexStats {
-    /// Points in the mutable hnsw_rs graph (tombstones included).
+    /// Points in the growing (mutable) graph (tombstones included).
     pub mutable_points: usize,
     /// Sealed segments.
     pub segments: usize,
@@ -146,7 +147,7 @@ pub struct OpenTimings {
     pub segments: f64,
     /// Checking the graph dump's CRC-32s.
     pub checksum: f64,
-    /// hnsw_rs reading the dump.
+    /// Reading the dump into the growing graph.
     pub graph_load: f64,
     /// Replaying the log entries newer than the dump.
     pub replay: f64,
@@ -277,11 +278,7 @@ impl EmbeddedStore {
             trees,
             options,
             live: RwLock::new(Live {
-                mutable: Mutable::new(
-                    Graph::new(params_of(&config), config.metric, 0),
-                    config.metric,
-                    config.dimension,
-                ),
+                mutable: Growing::new(params_of(&config), config.metric, config.dimension),
                 sealed: Sealed::default(),
                 tombstones,
             }),

@@ -93,17 +93,15 @@ impl VectorStore for EmbeddedStore {
             .copied()
             .zip(points.into_iter().map(|p| p.vector))
             .collect();
-        let (full, due) = {
-            let mut live = self.live_mut();
-            let due = live.mutable.insert(&batch);
-            (live.mutable.len() >= self.options.seal_at, due)
+        // Room for the batch is made under the write lock (a few copies); the linking, which is
+        // the insertion's real work, under the read lock, so searches go on meanwhile (the
+        // writer's turn keeps other writers out).
+        let nodes = self.live_mut().mutable.reserve(&batch);
+        let full = {
+            let live = self.live();
+            live.mutable.link(nodes);
+            live.mutable.len() >= self.options.seal_at
         };
-        if due && !full {
-            // Read the graph out while searches go on (the writer's turn keeps it still), then
-            // swap the snapshot in.
-            let flat = self.live().mutable.snapshot();
-            self.live_mut().mutable.install(flat);
-        }
         if full {
             // The points are stored already: a failed seal leaves them in the mutable graph.
             if let Err(e) = self.seal_locked() {

@@ -1,24 +1,25 @@
 //! Sealed segments: read-only HNSW graphs in a flat layout, memory-mapped, searched by our own
 //! loop ([`search`]).
 //!
-//! A segment is made once from the mutable hnsw_rs graph ([`Builder`], fed through hnsw_rs's
-//! API: points, levels, neighbour lists) and never changes afterwards, except for its in-memory
-//! tombstones: points deleted after sealing are marked here and skipped by searches until a
-//! rebuild merges the segments again.
+//! A segment is made once from the growing graph ([`Builder`], fed its points, levels and
+//! neighbour lists) and never changes afterwards, except for its in-memory tombstones: points
+//! deleted after sealing are marked here and skipped by searches until a rebuild merges the
+//! segments again. The search loop (`search.rs`) is generic over [`Layout`], so the growing
+//! graph is searched (and built) by the same code.
 
 mod file;
-mod flat;
 mod kernel;
-mod search;
+pub mod search;
 
 use std::path::{Path, PathBuf};
 
-use self::file::{Header, Mapped};
-use self::kernel::Kind;
+use self::file::Mapped;
 use self::search::View;
 use crate::{Metric, PointId};
 
-pub use self::flat::{nearest_exact, Flat};
+pub use self::file::Header;
+pub use self::kernel::Kind;
+pub use self::search::{Layout, Scored, Scratch};
 
 /// A sealed segment: its mapped file and the tombstones of its nodes.
 pub struct Segment {
@@ -105,7 +106,13 @@ impl Segment {
         self.dead[node / 64] & (1u64 << (node % 64)) != 0
     }
 
-    fn view(&self) -> View<'_> {
+    /// Its header.
+    pub fn header(&self) -> Header {
+        self.mapped.header
+    }
+
+    /// Its arrays, for the search loop.
+    pub fn view(&self) -> View<'_> {
         let s = &self.mapped.sections;
         view_of(
             &self.mapped.header,
@@ -154,8 +161,7 @@ fn view_of<'a>(h: &Header, nodes: &'a [u32], upper_start: &'a [u32], upper: &'a 
     }
 }
 
-/// Lays a graph out as a segment, node by node, then writes it (or keeps it in memory as a
-/// [`Flat`]).
+/// Lays a graph out as a segment, node by node, then writes it.
 pub struct Builder {
     header: Header,
     ids: Vec<u64>,

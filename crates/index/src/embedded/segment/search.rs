@@ -43,7 +43,62 @@ pub struct View<'a> {
     pub len: usize,
 }
 
-impl View<'_> {
+/// What the search loop needs of a graph: a vector per node and its links per level. The sealed
+/// layout ([`View`]) and the growing graph (`growing/`) both provide it, so one loop serves both.
+pub trait Layout {
+    /// What a link is stored as: `u32`, or `AtomicU32` in a graph that grows while searched.
+    type Word: Word;
+    /// The ranking key.
+    fn kind(&self) -> Kind;
+    /// Nodes (a growing graph counts those reserved but not linked yet: they are unreachable).
+    fn len(&self) -> usize;
+    /// Where every search starts, and its level (the graph's top); `None` when empty.
+    fn entry(&self) -> Option<(u32, usize)>;
+    /// Node `node`'s vector.
+    fn vector(&self, node: u32) -> &[f32];
+    /// The links of `node` on `level` (none above its level). The loops over them are plain
+    /// `for` loops: a closure here would be compiled outside `pulp`'s dispatch, without AVX.
+    fn links(&self, node: u32, level: usize) -> &[Self::Word];
+}
+
+/// A stored link.
+pub trait Word {
+    /// The node it points to.
+    fn get(&self) -> u32;
+}
+
+impl Word for u32 {
+    #[inline(always)]
+    fn get(&self) -> u32 {
+        *self
+    }
+}
+
+impl Word for std::sync::atomic::AtomicU32 {
+    #[inline(always)]
+    fn get(&self) -> u32 {
+        self.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Layout for View<'_> {
+    type Word = u32;
+
+    #[inline(always)]
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    fn entry(&self) -> Option<(u32, usize)> {
+        (self.len > 0).then(|| (self.entry, self.level(self.entry)))
+    }
+
     #[inline(always)]
     fn vector(&self, node: u32) -> &[f32] {
         let start = node as usize * self.stride + 1 + self.m0;
@@ -51,24 +106,28 @@ impl View<'_> {
     }
 
     #[inline(always)]
-    fn links0(&self, node: u32) -> &[u32] {
-        let start = node as usize * self.stride;
-        let count = self.words[start] as usize;
-        &self.words[start + 1..start + 1 + count]
+    fn links(&self, node: u32, level: usize) -> &[u32] {
+        if level == 0 {
+            let start = node as usize * self.stride;
+            let count = self.words[start] as usize;
+            &self.words[start + 1..start + 1 + count]
+        } else if level <= self.level(node) {
+            let slot = self.upper_start[node as usize] as usize + level - 1;
+            let start = slot * self.upper_stride;
+            let count = self.upper[start] as usize;
+            &self.upper[start + 1..start + 1 + count]
+        } else {
+            &[]
+        }
     }
+}
 
+impl View<'_> {
+    /// Node `node`'s level (its number of upper lists).
     #[inline(always)]
-    fn level(&self, node: u32) -> usize {
+    pub fn level(&self, node: u32) -> usize {
         let i = node as usize;
         (self.upper_start[i + 1] - self.upper_start[i]) as usize
-    }
-
-    #[inline(always)]
-    fn links_up(&self, node: u32, level: usize) -> &[u32] {
-        let slot = self.upper_start[node as usize] as usize + level - 1;
-        let start = slot * self.upper_stride;
-        let count = self.upper[start] as usize;
-        &self.upper[start + 1..start + 1 + count]
     }
 }
 
@@ -99,7 +158,7 @@ impl PartialOrd for Scored {
 
 /// What a search reuses from one query to the next, per thread.
 #[derive(Default)]
-struct Scratch {
+pub struct Scratch {
     tags: Vec<u16>,
     tag: u16,
     /// Candidates to expand, nearest on top (keys negated).
@@ -130,84 +189,99 @@ thread_local! {
 /// The `k` nearest accepted nodes to `query`, nearest first, as `(node, key)`, searching with a
 /// beam of `ef` (at least `k`). `filtered` says whether `accept` can refuse nodes: a search
 /// without refusals stops as soon as no candidate can improve the answer.
-pub fn search(
-    view: &View<'_>,
+pub fn search<L: Layout>(
+    graph: &L,
     query: &[f32],
     k: usize,
     ef: usize,
     filtered: bool,
     accept: &dyn Fn(u32) -> bool,
 ) -> Vec<(u32, f32)> {
-    if k == 0 || view.len == 0 || query.len() != view.dim {
+    let Some((entry, top)) = graph.entry() else {
+        return Vec::new();
+    };
+    if k == 0 || query.len() != graph.vector(entry).len() {
         return Vec::new();
     }
     let ef = ef.max(k);
-    SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        pulp::Arch::new().dispatch(Beam {
-            view,
+    with_scratch(|scratch| {
+        pulp::Arch::new().dispatch(Query {
+            graph,
             query,
             k,
             ef,
+            entry,
+            top,
             filtered,
             accept,
-            scratch: &mut scratch,
+            scratch,
         })
     })
 }
 
+/// Runs `f` with this thread's reusable scratch space.
+pub fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|scratch| f(&mut scratch.borrow_mut()))
+}
+
 /// One search, as an operation `pulp` compiles per instruction set (a closure would be compiled
 /// once, outside the dispatch, without AVX).
-struct Beam<'a, 'v> {
-    view: &'a View<'v>,
+struct Query<'a, L> {
+    graph: &'a L,
     query: &'a [f32],
     k: usize,
     ef: usize,
+    entry: u32,
+    top: usize,
     filtered: bool,
     accept: &'a dyn Fn(u32) -> bool,
     scratch: &'a mut Scratch,
 }
 
-impl pulp::WithSimd for Beam<'_, '_> {
+impl<L: Layout> pulp::WithSimd for Query<'_, L> {
     type Output = Vec<(u32, f32)>;
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) -> Self::Output {
-        search_in(
+        let g = self.graph;
+        let key = g.kind().key(simd, self.query, g.vector(self.entry));
+        let start = descend(simd, g, self.query, (self.entry, key), self.top, 1);
+        let mut found = beam(
             simd,
-            self.view,
+            g,
             self.query,
-            self.k,
+            start,
+            0,
             self.ef,
             self.filtered,
             self.accept,
             self.scratch,
-        )
+        );
+        found.truncate(self.k);
+        found.into_iter().map(|s| (s.node, s.key)).collect()
     }
 }
 
+/// Greedy descent from `start` (a node and its key) on levels `from` down to `to`: on each, move
+/// to a nearer neighbour until none is nearer. Returns the node reached and its key.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn search_in<S: pulp::Simd>(
+pub fn descend<S: pulp::Simd, L: Layout>(
     simd: S,
-    view: &View<'_>,
+    graph: &L,
     query: &[f32],
-    k: usize,
-    ef: usize,
-    filtered: bool,
-    accept: &dyn Fn(u32) -> bool,
-    scratch: &mut Scratch,
-) -> Vec<(u32, f32)> {
-    let kind = view.kind;
-    // Greedy descent: on each level, move to a nearer neighbour until none is nearer.
-    let mut node = view.entry;
-    let mut key = kind.key(simd, query, view.vector(node));
-    for level in (1..=view.level(node)).rev() {
+    start: (u32, f32),
+    from: usize,
+    to: usize,
+) -> (u32, f32) {
+    let kind = graph.kind();
+    let (mut node, mut key) = start;
+    for level in (to.max(1)..=from).rev() {
         let mut moved = true;
         while moved {
             moved = false;
-            for &n in view.links_up(node, level) {
-                let d = kind.key(simd, query, view.vector(n));
+            for w in graph.links(node, level) {
+                let n = w.get();
+                let d = kind.key(simd, query, graph.vector(n));
                 if d < key {
                     key = d;
                     node = n;
@@ -216,9 +290,29 @@ fn search_in<S: pulp::Simd>(
             }
         }
     }
+    (node, key)
+}
 
-    // Layer 0: the beam.
-    let tag = scratch.next_tag(view.len);
+/// A beam of width `ef` over `level`, from `start` (a node and its key): the best `ef` accepted
+/// nodes found, nearest first. Refused nodes are walked through but never returned; `filtered`
+/// says whether `accept` can refuse, and a search without refusals stops as soon as no candidate
+/// can improve the answer.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn beam<S: pulp::Simd, L: Layout>(
+    simd: S,
+    graph: &L,
+    query: &[f32],
+    start: (u32, f32),
+    level: usize,
+    ef: usize,
+    filtered: bool,
+    accept: &dyn Fn(u32) -> bool,
+    scratch: &mut Scratch,
+) -> Vec<Scored> {
+    let kind = graph.kind();
+    let (node, key) = start;
+    let tag = scratch.next_tag(graph.len());
     let Scratch {
         tags,
         candidates,
@@ -242,13 +336,14 @@ fn search_in<S: pulp::Simd>(
         if c_key > bound && (best.len() >= ef || !filtered) {
             break;
         }
-        for &n in view.links0(c.node) {
+        for w in graph.links(c.node, level) {
+            let n = w.get();
             let seen = &mut tags[n as usize];
             if *seen == tag {
                 continue;
             }
             *seen = tag;
-            let d = kind.key(simd, query, view.vector(n));
+            let d = kind.key(simd, query, graph.vector(n));
             if best.len() < ef || d < bound {
                 candidates.push(Scored { key: -d, node: n });
                 if accept(n) {
@@ -263,8 +358,7 @@ fn search_in<S: pulp::Simd>(
             }
         }
     }
-    let mut found: Vec<(u32, f32)> = best.drain().map(|s| (s.node, s.key)).collect();
-    found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    found.truncate(k);
+    let mut found: Vec<Scored> = best.drain().collect();
+    found.sort_unstable();
     found
 }
