@@ -1,6 +1,6 @@
-//! The embedded store with sealed segments beside its mutable graph: the conformance suite on
-//! both at once, searches that agree across sealing and reopening, recovery from a stale graph,
-//! and the settings it refuses. The shared suite and its data live in `conformance.rs`.
+//! The embedded store with sealed segments beside its growing graph: the conformance suite on
+//! both at once, searches that agree across sealing and reopening, a segment grown further
+//! after sealing, recovery from a stale graph, and the settings it refuses. The shared suite and its data live in `conformance.rs`.
 
 use std::collections::HashSet;
 
@@ -34,18 +34,32 @@ fn embedded_store_with_sealed_and_mutable_segments_conforms() {
             conformance_in_batches(&store, metric, 120).await;
             let stats = store.index_stats();
             assert_eq!((stats.segments, stats.mutable_points), (1, 0), "{stats:?}");
+            let first = stats.sealed_points;
+            assert!(first <= 300, "{stats:?}");
 
-            // Sealed and mutable again: 150 sealed on arrival, 30 mutable; deletes in both.
+            // 150 more: the segment (at most 3 × seal_at) grows by them and is sealed again,
+            // replacing itself: one graph, not two.
             let sealed = store
                 .insert(points(21, 150, 2000), Durability::Flushed)
                 .await
                 .unwrap();
+            let stats = store.index_stats();
+            assert_eq!(
+                (stats.segments, stats.sealed_points, stats.mutable_points),
+                (1, first + 150, 0),
+                "{stats:?}"
+            );
+            // Now above 3 × seal_at: 30 more start a growing graph of their own beside it.
             let mutable = store
                 .insert(points(22, 30, 3000), Durability::Flushed)
                 .await
                 .unwrap();
             let stats = store.index_stats();
-            assert_eq!((stats.segments, stats.mutable_points), (2, 30), "{stats:?}");
+            assert_eq!(
+                (stats.segments, stats.mutable_points, stats.absorbed_points),
+                (1, 30, 0),
+                "{stats:?}"
+            );
             let gone = [sealed[0], sealed[7], mutable[0], mutable[3]];
             store.delete(&gone, Durability::Flushed).await.unwrap();
             let live = store.info().await.unwrap().points as usize;
@@ -146,6 +160,129 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         let e = e.unwrap();
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
+}
+
+/// A sealed store that grows by less than `seal_at` searches one graph: the last segment is read
+/// back into the growing graph, which a reopen restores from its dump (or, before one, from the
+/// log beside the segment), and the next seal replaces the segment.
+#[test]
+fn a_segment_grows_further_after_sealing_and_reopens_the_same() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let options = EmbeddedOptions {
+            seal_at: 100,
+            ..EmbeddedOptions::default()
+        };
+        let store = EmbeddedStore::create(&path, DIM, Metric::L2, options).unwrap();
+        let old = store
+            .insert(points(31, 100, 0), Durability::Flushed)
+            .await
+            .unwrap();
+        assert_eq!(store.index_stats().segments, 1, "sealed on arrival");
+        let new = store
+            .insert(points(32, 40, 500), Durability::Flushed)
+            .await
+            .unwrap();
+        let stats = store.index_stats();
+        assert_eq!(
+            (stats.segments, stats.mutable_points, stats.absorbed_points),
+            (0, 140, 100),
+            "one graph: {stats:?}"
+        );
+        store
+            .delete(&[old[3], old[50], new[0]], Durability::Flushed)
+            .await
+            .unwrap();
+        let everything = [Query::nearest(query(4), 10_000)];
+        let before = store.search(&everything).await.unwrap();
+        assert_eq!(before[0].len(), 137, "every live point, once");
+
+        // Reopened before any dump: the segment is searched, the log replayed beside it.
+        drop(store);
+        let store = EmbeddedStore::open(&path, options).unwrap();
+        let stats = store.index_stats();
+        // (The 40 less the one deleted since: a point added and deleted is not replayed.)
+        assert_eq!((stats.segments, stats.mutable_points), (1, 39), "{stats:?}");
+        assert_eq!(store.search(&everything).await.unwrap(), before);
+
+        // Grown again, dumped, reopened: the dump holds the segment's points, so the segment
+        // is not searched, and nothing is rebuilt.
+        store
+            .insert(points(33, 10, 700), Durability::Flushed)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.index_stats().absorbed_points,
+            0,
+            "a graph was growing"
+        );
+        store.checkpoint().unwrap();
+        let before = store.search(&everything).await.unwrap();
+        drop(store);
+        let store = EmbeddedStore::open(&path, options).unwrap();
+        assert!(store.info().await.unwrap().warnings.is_empty());
+        assert_eq!(store.open_timings().rebuild, 0.0);
+        let stats = store.index_stats();
+        assert_eq!((stats.segments, stats.mutable_points), (1, 49), "{stats:?}");
+        // Seal that as a second segment, then grow it and dump the grown graph.
+        store.seal().unwrap();
+        store
+            .insert(points(34, 20, 900), Durability::Flushed)
+            .await
+            .unwrap();
+        let stats = store.index_stats();
+        assert_eq!(
+            (stats.segments, stats.mutable_points, stats.absorbed_points),
+            (1, 69, 49),
+            "{stats:?}"
+        );
+        store.checkpoint().unwrap();
+        let grown = store.search(&everything).await.unwrap();
+        assert_eq!(grown[0].len(), before[0].len() + 20);
+        drop(store);
+        let store = EmbeddedStore::open(&path, options).unwrap();
+        assert!(store.info().await.unwrap().warnings.is_empty());
+        assert_eq!(store.open_timings().rebuild, 0.0);
+        let stats = store.index_stats();
+        assert_eq!(
+            (stats.segments, stats.mutable_points, stats.absorbed_points),
+            (1, 69, 49),
+            "{stats:?}"
+        );
+        assert_eq!(store.search(&everything).await.unwrap(), grown);
+
+        // 100 points added to it: sealed, replacing the segment it grew from (49 + 100).
+        store
+            .insert(points(35, 80, 1100), Durability::Flushed)
+            .await
+            .unwrap();
+        let stats = store.index_stats();
+        assert_eq!(
+            (stats.segments, stats.sealed_points, stats.mutable_points),
+            (2, 100 + 149, 0),
+            "{stats:?}"
+        );
+        let files: Vec<_> = std::fs::read_dir(path.join("segments"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "lks"))
+            .collect();
+        assert_eq!(
+            files.len(),
+            2,
+            "the grown segment replaced the old: {files:?}"
+        );
+        let all = store.search(&everything).await.unwrap();
+        assert_eq!(all[0].len(), grown[0].len() + 80);
+        // The top 10 over both segments is (nearly) the top 10 of everything.
+        let best: HashSet<PointId> = ids_of(&all[0][..10]).into_iter().collect();
+        assert!(top_ids(&store, 4, 10).await.intersection(&best).count() >= 9);
+        drop(store);
+        let store = EmbeddedStore::open(&path, options).unwrap();
+        assert!(store.info().await.unwrap().warnings.is_empty());
+        assert_eq!(store.search(&everything).await.unwrap(), all);
+    });
 }
 
 #[test]

@@ -284,4 +284,12 @@ pub trait VectorStore: Send + Sync {
 
     /// Makes everything written so far durable, including derived data such as a graph dump.
     async fn flush(&self) -> Result<(), StoreError>;
+
+    /// Writes derived data (such as a graph dump) if enough was written since it was last
+    /// written that reopening would otherwise replay much; for callers that write often, such
+    /// as a server after each upload. Writes made with [`Durability::Flushed`] are durable
+    /// either way. The default does nothing.
+    async fn checkpoint_if_due(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -177,7 +177,9 @@ impl Collection {
                 });
             }
         }
-        self.store.flush().await?;
+        // The points are durable already (Durability::Flushed); the graph's dump follows when
+        // enough has changed, not after every upload.
+        self.store.checkpoint_if_due().await?;
         let created: Vec<_> = results
             .iter()
             .flatten()

@@ -95,6 +95,35 @@ impl EmbeddedStore {
         ) {
             Ok(Some((mut graph, checkpoint, checked))) if checkpoint.generation == generation => {
                 let loaded = start.elapsed();
+                if let Some(file) = &checkpoint.absorbed {
+                    // The dump holds that segment's points: it is not searched.
+                    let mut live = self.live_mut();
+                    let at = live.sealed.segments.iter().position(|s| {
+                        s.path()
+                            .file_name()
+                            .is_some_and(|n| n.to_string_lossy() == *file)
+                    });
+                    let entry = live
+                        .sealed
+                        .manifest
+                        .segments
+                        .iter()
+                        .find(|e| e.file == *file)
+                        .cloned();
+                    match (at, entry) {
+                        (Some(at), Some(entry)) => {
+                            live.sealed.segments.remove(at);
+                            live.absorbed = Some(entry);
+                        }
+                        _ => {
+                            drop(live);
+                            self.warn(format!(
+                                "the HNSW graph dump grows segment {file}, which the manifest does not list; rebuilt it from sled"
+                            ));
+                            return self.timed_mutable_from_sled();
+                        }
+                    }
+                }
                 self.time(|t| {
                     t.checksum = checked.as_secs_f64();
                     t.graph_load = (loaded - checked).as_secs_f64();
@@ -154,7 +183,11 @@ impl EmbeddedStore {
         let mut graph = self.empty_graph();
         graph.insert(&points);
         let full = graph.len() >= self.options.seal_at;
-        self.live_mut().mutable = graph;
+        {
+            let mut live = self.live_mut();
+            live.mutable = graph;
+            live.absorbed = None;
+        }
         if full {
             self.seal_locked()?;
         } else {
@@ -203,6 +236,7 @@ impl EmbeddedStore {
                 },
             );
             live.mutable = self.empty_graph();
+            live.absorbed = None;
             let removed = live.tombstones.len() as u64;
             if drop_tombstones {
                 // Only now: until the manifest's swap, the old segments still held these points.
@@ -228,6 +262,10 @@ impl EmbeddedStore {
                 return Ok(());
             }
             let mut manifest = live.sealed.manifest.clone();
+            // The segment the growing graph was started from is replaced by the new one.
+            if let Some(absorbed) = &live.absorbed {
+                manifest.segments.retain(|e| e.file != absorbed.file);
+            }
             let keep = |id: PointId| live.tombstones.contains(&id);
             let segment = self.seal_graph(&live.mutable, &mut manifest, &keep)?;
             (segment, manifest)
@@ -236,11 +274,54 @@ impl EmbeddedStore {
             let mut live = self.live_mut();
             live.sealed.segments.extend(segment);
             live.sealed.manifest = manifest;
+            live.absorbed = None;
             std::mem::replace(&mut live.mutable, self.empty_graph())
         };
         // Freed outside the lock.
         drop(old);
+        self.live().sealed.remove_unlisted(&self.segments_dir());
         self.dump_locked(&self.live())
+    }
+
+    /// Starts the (empty) growing graph from the last sealed segment, if it holds at most
+    /// `3 × seal_at` points: its points are read back (a copy of its arrays), it stops being
+    /// searched, and the next seal replaces it. So a sealed store that grows by less than
+    /// `seal_at` still searches one graph. The caller holds the writer's turn.
+    pub(super) fn absorb_last_segment(&self) {
+        let grown = {
+            let live = self.live();
+            if live.mutable.len() > 0 || live.absorbed.is_some() {
+                return;
+            }
+            let (Some(last), Some(entry)) = (
+                live.sealed.segments.last(),
+                live.sealed.manifest.segments.last(),
+            ) else {
+                return;
+            };
+            let listed = last
+                .path()
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy() == entry.file);
+            if !listed || last.len() > self.options.seal_at.saturating_mul(3) {
+                return;
+            }
+            match Growing::from_segment(last, params_of(&self.config)) {
+                Ok(graph) => (graph, entry.clone()),
+                Err(e) => {
+                    self.warn(format!("cannot grow the last segment further ({e})"));
+                    return;
+                }
+            }
+        };
+        let segment = {
+            let mut live = self.live_mut();
+            live.mutable = grown.0;
+            live.absorbed = Some(grown.1);
+            live.sealed.segments.pop()
+        };
+        // Unmapped outside the lock; the file stays until the next seal replaces it.
+        drop(segment);
     }
 
     /// Writes `graph` as a new segment and `manifest` (with it added, and the current log
@@ -286,7 +367,9 @@ impl EmbeddedStore {
             &self.graph_dir(),
             seq,
             live.sealed.manifest.generation,
+            live.absorbed.as_ref().map(|a| a.file.clone()),
         )?;
+        live.undumped.store(0, std::sync::atomic::Ordering::Relaxed);
         let keys: Vec<_> = self
             .trees
             .log

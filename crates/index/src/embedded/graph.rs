@@ -64,11 +64,21 @@ pub struct Checkpoint {
     pub dimension: usize,
     /// Distance.
     pub metric: Metric,
+    /// The sealed segment (its file name) the graph was started from: its points are in the
+    /// graph, so it is not searched while this dump is the mutable part.
+    #[serde(default)]
+    pub absorbed: Option<String>,
 }
 
 /// Writes `graph` into `dir` (replacing what is there) as of log sequence `seq`, on the sealed
-/// part's `generation`.
-pub fn dump(graph: &Growing, dir: &Path, seq: u64, generation: u64) -> Result<(), StoreError> {
+/// part's `generation`, started from the segment `absorbed`.
+pub fn dump(
+    graph: &Growing,
+    dir: &Path,
+    seq: u64,
+    generation: u64,
+    absorbed: Option<String>,
+) -> Result<(), StoreError> {
     let tmp = sibling(dir, "tmp");
     let old = sibling(dir, "old");
     let _ = fs::remove_dir_all(&tmp);
@@ -86,6 +96,7 @@ pub fn dump(graph: &Growing, dir: &Path, seq: u64, generation: u64) -> Result<()
         points: graph.len(),
         dimension: graph.dimension(),
         metric: graph.metric(),
+        absorbed,
     };
     let json =
         serde_json::to_vec_pretty(&checkpoint).map_err(|e| StoreError::Invalid(e.to_string()))?;

@@ -29,6 +29,7 @@ mod tests;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use async_trait::async_trait;
@@ -38,7 +39,7 @@ use sled::Transactional;
 use self::graph::GraphParams;
 use self::growing::Growing;
 use self::records::{LogOp, StoredConfig, FORMAT};
-use self::sealed::Sealed;
+use self::sealed::{Sealed, SegmentEntry};
 use crate::filter::indexable_pairs;
 use crate::rank::TopK;
 use crate::{
@@ -57,8 +58,11 @@ pub struct EmbeddedOptions {
     pub ef_search: usize,
     /// A filter matching at most this many points is answered exactly, not through the graph.
     pub exact_below: usize,
-    /// The mutable graph is sealed into a segment when it holds this many points. The default is
-    /// 100,000, or the `LOOKALIKE_SEAL_AT` environment variable (for tests and benchmarks).
+    /// The growing graph is sealed into a segment once this many points were added to it. The
+    /// default is 100,000, or the `LOOKALIKE_SEAL_AT` environment variable (for tests and
+    /// benchmarks). The first insert after a seal grows the last segment further (it is read
+    /// back into the growing graph) while it holds at most `3 × seal_at` points, so a store
+    /// that grows a little after sealing still searches one graph.
     pub seal_at: usize,
 }
 
@@ -91,11 +95,29 @@ struct Trees {
 /// The index: the growing graph, the sealed segments and the tombstones of both.
 struct Live {
     mutable: Growing,
+    /// The sealed segment the growing graph was started from, if any: its points are in the
+    /// growing graph, and it is not searched; sealing the growing graph replaces it.
+    absorbed: Option<SegmentEntry>,
     sealed: Sealed,
     tombstones: HashSet<PointId>,
+    /// Inserts and deletes since the growing graph's last dump (reset by a dump, which holds
+    /// only the read lock).
+    undumped: AtomicUsize,
 }
 
 impl Live {
+    /// Points added to the growing graph (not read back from a segment).
+    fn added(&self) -> usize {
+        self.mutable.len() - self.absorbed.as_ref().map_or(0, |a| a.points)
+    }
+
+    /// Whether so much was written since the last dump that reopening would replay much: at
+    /// least 1,024 writes, and at least an eighth of the growing graph.
+    fn dump_due(&self) -> bool {
+        let n = self.undumped.load(Ordering::Relaxed);
+        n >= 1024 && n >= self.mutable.len() / 8
+    }
+
     /// The `k` nearest live points accepted by `keep`, over every segment, nearest first, as
     /// `(id, distance)`.
     fn search(
@@ -130,6 +152,8 @@ impl Live {
 pub struct IndexStats {
     /// Points in the growing (mutable) graph (tombstones included).
     pub mutable_points: usize,
+    /// Of which read back from the last sealed segment, to grow it further.
+    pub absorbed_points: usize,
     /// Sealed segments.
     pub segments: usize,
     /// Points in sealed segments (tombstones included).
@@ -279,8 +303,10 @@ impl EmbeddedStore {
             options,
             live: RwLock::new(Live {
                 mutable: Growing::new(params_of(&config), config.metric, config.dimension),
+                absorbed: None,
                 sealed: Sealed::default(),
                 tombstones,
+                undumped: AtomicUsize::new(0),
             }),
             config,
             writer: Mutex::new(()),
@@ -337,11 +363,18 @@ impl EmbeddedStore {
             .push(message);
     }
 
-    /// Seals the mutable graph into a segment now (whatever its size), so that every point
-    /// written so far is searched by the sealed loop. A no-op when it is empty.
+    /// Seals the growing graph into a segment now (whatever its size), so that every point
+    /// written so far is in a memory-mapped segment. A no-op when it is empty.
     pub fn seal(&self) -> Result<(), StoreError> {
         let _writer = self.write_turn();
         self.seal_locked()
+    }
+
+    /// Dumps the growing graph now, whatever changed since its last dump (which
+    /// [`VectorStore::flush`] does too, and [`VectorStore::checkpoint_if_due`] only when due).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let _writer = self.write_turn();
+        self.dump_locked(&self.live())
     }
 
     /// The shape of the index: how many points are sealed, how many are not.
@@ -349,6 +382,7 @@ impl EmbeddedStore {
         let live = self.live();
         IndexStats {
             mutable_points: live.mutable.len(),
+            absorbed_points: live.absorbed.as_ref().map_or(0, |a| a.points),
             segments: live.sealed.segments.len(),
             sealed_points: live.sealed.len(),
             sealed_bytes: live.sealed.bytes(),

@@ -96,11 +96,18 @@ impl VectorStore for EmbeddedStore {
         // Room for the batch is made under the write lock (a few copies); the linking, which is
         // the insertion's real work, under the read lock, so searches go on meanwhile (the
         // writer's turn keeps other writers out).
-        let nodes = self.live_mut().mutable.reserve(&batch);
+        if self.live().mutable.len() == 0 {
+            self.absorb_last_segment();
+        }
+        let nodes = {
+            let mut live = self.live_mut();
+            live.undumped.fetch_add(batch.len(), Ordering::Relaxed);
+            live.mutable.reserve(&batch)
+        };
         let full = {
             let live = self.live();
             live.mutable.link(nodes);
-            live.mutable.len() >= self.options.seal_at
+            live.added() >= self.options.seal_at
         };
         if full {
             // The points are stored already: a failed seal leaves them in the mutable graph.
@@ -152,6 +159,7 @@ impl VectorStore for EmbeddedStore {
             .map_err(|e| tx_err(e, &self.dir))?;
         self.finish(durability)?;
         let mut live = self.live_mut();
+        live.undumped.fetch_add(removed.len(), Ordering::Relaxed);
         for &id in &removed {
             live.tombstones.insert(id);
             live.sealed.mark_dead(id);
@@ -237,7 +245,15 @@ impl VectorStore for EmbeddedStore {
     async fn flush(&self) -> Result<(), StoreError> {
         // No write may slip between the checkpoint sequence and the dump.
         let _writer = self.write_turn();
+        self.dump_locked(&self.live())
+    }
+
+    async fn checkpoint_if_due(&self) -> Result<(), StoreError> {
+        let _writer = self.write_turn();
         let live = self.live();
-        self.dump_locked(&live)
+        if live.dump_due() {
+            self.dump_locked(&live)?;
+        }
+        Ok(())
     }
 }
