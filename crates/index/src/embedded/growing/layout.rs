@@ -49,15 +49,18 @@ impl Growing {
         let mut g = Growing::new(params, h.metric, h.dim);
         let n = h.len;
         g.ids = segment.ids().to_vec();
-        g.vectors.reserve(n * h.dim);
-        g.links0.reserve(n * (1 + g.m0));
+        g.nodes.reserve(n * g.stride);
         for node in 0..n as u32 {
-            g.vectors.extend_from_slice(view.vector(node));
             let links: Vec<u32> = view.links(node, 0).to_vec();
-            g.links0.push(AtomicU32::new(links.len() as u32));
-            g.links0.extend(links.iter().map(|&l| AtomicU32::new(l)));
-            g.links0
+            g.nodes.push(AtomicU32::new(links.len() as u32));
+            g.nodes.extend(links.iter().map(|&l| AtomicU32::new(l)));
+            g.nodes
                 .extend((links.len()..g.m0).map(|_| AtomicU32::new(0)));
+            g.nodes.extend(
+                view.vector(node)
+                    .iter()
+                    .map(|x| AtomicU32::new(x.to_bits())),
+            );
             let level = view.level(node);
             let start = *g.upper_start.last().unwrap_or(&0);
             g.upper_start.push(start + level as u32);

@@ -5,9 +5,10 @@
 //! sealed loop had removed from queries (a `HashMap` visited set per layer, an `Arc` per
 //! neighbour), so building a store took 3–4× as long as hnswlib (profile in `docs/index.md`), and
 //! its graph had to be copied into the sealed layout to be searched quickly. Here:
-//! - vectors are contiguous, in node order;
 //! - each node has a fixed slot of `1 + m0` atomic words on layer 0 (a count, then links), and
 //!   `1 + m` per level above, so readers never see a half-grown list, only an old or a new one;
+//! - a node's vector follows its layer-0 slot, in the same array (as in a sealed segment and in
+//!   hnswlib), so scoring a neighbour and expanding it later read one region of memory, not two;
 //! - a batch is **reserved** first (vectors, ids, levels and empty link slots appended, which
 //!   needs `&mut`), then **linked** with `&self`, in parallel over rayon's threads (`link.rs`),
 //!   while searches go on: a reserved node is unreachable until it is linked;
@@ -50,9 +51,11 @@ pub struct Growing {
     m0: usize,
     ef_construction: usize,
     ids: Vec<PointId>,
-    vectors: Vec<f32>,
-    /// `1 + m0` words per node: count, links.
-    links0: Vec<AtomicU32>,
+    /// `stride` words per node: the layer-0 count, `m0` links, then the vector's bits (written
+    /// only by [`Growing::reserve`], which holds `&mut self`; never changed after).
+    nodes: Vec<AtomicU32>,
+    /// `1 + m0 + dim`.
+    stride: usize,
     /// Node `i`'s lists above layer 0 are `upper_start[i]..upper_start[i + 1]`.
     upper_start: Vec<u32>,
     /// `1 + m` words per list: count, links.
@@ -85,8 +88,8 @@ impl Growing {
             m0: 2 * params.max_connections,
             ef_construction: params.ef_construction,
             ids: Vec::new(),
-            vectors: Vec::new(),
-            links0: Vec::new(),
+            nodes: Vec::new(),
+            stride: 1 + 2 * params.max_connections + dim,
             upper_start: vec![0],
             upper: Vec::new(),
             locks: Vec::new(),
@@ -125,10 +128,13 @@ impl Growing {
         for (id, vector) in points {
             let level = level_of(*id, self.m);
             self.ids.push(*id);
-            self.vectors
-                .extend_from_slice(&vector[..self.dim.min(vector.len())]);
-            self.vectors.resize(self.ids.len() * self.dim, 0.0);
-            self.links0.extend((0..words0).map(|_| AtomicU32::new(0)));
+            self.nodes.extend((0..words0).map(|_| AtomicU32::new(0)));
+            let given = &vector[..self.dim.min(vector.len())];
+            self.nodes
+                .extend(given.iter().map(|x| AtomicU32::new(x.to_bits())));
+            self.nodes.resize_with(self.ids.len() * self.stride, || {
+                AtomicU32::new(0.0f32.to_bits())
+            });
             let start = *self.upper_start.last().unwrap_or(&0);
             self.upper_start.push(start + level as u32);
             self.upper
@@ -183,8 +189,8 @@ impl Growing {
     #[inline(always)]
     fn list(&self, node: u32, level: usize) -> (&[AtomicU32], usize) {
         if level == 0 {
-            let start = node as usize * (1 + self.m0);
-            (&self.links0[start..start + 1 + self.m0], self.m0)
+            let start = node as usize * self.stride;
+            (&self.nodes[start..start + 1 + self.m0], self.m0)
         } else {
             let slot = self.upper_start[node as usize] as usize + level - 1;
             let start = slot * (1 + self.m);
@@ -219,19 +225,39 @@ impl Layout for Growing {
 
     #[inline(always)]
     fn vector(&self, node: u32) -> &[f32] {
-        let start = node as usize * self.dim;
-        &self.vectors[start..start + self.dim]
+        let start = node as usize * self.stride + 1 + self.m0;
+        floats(&self.nodes[start..start + self.dim])
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, node: u32) {
+        let start = node as usize * self.stride;
+        search::prefetch(&self.nodes[start..start + self.stride]);
     }
 
     #[inline(always)]
     fn links(&self, node: u32, level: usize) -> &[AtomicU32] {
-        if level > self.level(node) {
+        // Every node is on layer 0; only the upper layers need its level (another array read).
+        if level > 0 && level > self.level(node) {
             return &[];
         }
         let (words, cap) = self.list(node, level);
         // The count is stored after the links it covers (Release), so these links are written.
         let count = (words[0].load(Ordering::Acquire) as usize).min(cap);
         &words[1..1 + count]
+    }
+}
+
+/// The vector words of a node as floats.
+#[inline(always)]
+fn floats(words: &[AtomicU32]) -> &[f32] {
+    // SAFETY: `AtomicU32` has the size, alignment and bit validity of `u32`, hence of `f32`,
+    // and every `u32` is a valid `f32`. Vector words are only written through `&mut Growing`
+    // (`reserve`), never through a shared reference, so no write can race with this read for
+    // as long as the returned borrow of `self` lives.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::slice::from_raw_parts(words.as_ptr().cast::<f32>(), words.len())
     }
 }
 

@@ -59,6 +59,36 @@ pub trait Layout {
     /// The links of `node` on `level` (none above its level). The loops over them are plain
     /// `for` loops: a closure here would be compiled outside `pulp`'s dispatch, without AVX.
     fn links(&self, node: u32, level: usize) -> &[Self::Word];
+    /// Asks the CPU to start loading what searching `node` reads (its vector, and its layer-0
+    /// links where they sit beside it), so that the loads of a candidate's neighbours overlap.
+    fn prefetch(&self, node: u32);
+}
+
+/// Cache lines of a vector that a prefetch asks for: the rest follow by the hardware's own
+/// stride prefetcher.
+const PREFETCH_LINES: usize = 4;
+
+/// Starts loading the first [`PREFETCH_LINES`] cache lines of `start` into every
+/// cache level. Only a hint: it never faults, and does nothing off x86-64.
+#[inline(always)]
+pub fn prefetch<T>(start: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let ptr = start.as_ptr().cast::<i8>();
+        let bytes = std::mem::size_of_val(start);
+        for line in 0..PREFETCH_LINES.min(bytes.div_ceil(64)) {
+            // SAFETY: SSE, which `_mm_prefetch` needs, is part of every x86-64 CPU; a prefetch
+            // reads nothing and cannot fault, and the address stays inside the slice anyway
+            // (`line * 64 < bytes`).
+            #[allow(unsafe_code)]
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(ptr.wrapping_add(line * 64))
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = start;
 }
 
 /// A stored link.
@@ -103,6 +133,13 @@ impl Layout for View<'_> {
     fn vector(&self, node: u32) -> &[f32] {
         let start = node as usize * self.stride + 1 + self.m0;
         &self.floats[start..start + self.dim]
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, node: u32) {
+        // The node's words: its layer-0 links, then its vector.
+        let start = node as usize * self.stride;
+        prefetch(&self.words[start..start + self.stride]);
     }
 
     #[inline(always)]
@@ -165,6 +202,8 @@ pub struct Scratch {
     candidates: BinaryHeap<Scored>,
     /// The best `ef` accepted so far, farthest on top.
     best: BinaryHeap<Scored>,
+    /// A candidate's neighbours not visited yet, prefetched together before they are scored.
+    fresh: Vec<u32>,
 }
 
 impl Scratch {
@@ -317,6 +356,7 @@ pub fn beam<S: pulp::Simd, L: Layout>(
         tags,
         candidates,
         best,
+        fresh,
         ..
     } = scratch;
     candidates.clear();
@@ -336,13 +376,19 @@ pub fn beam<S: pulp::Simd, L: Layout>(
         if c_key > bound && (best.len() >= ef || !filtered) {
             break;
         }
+        // Mark the unvisited neighbours and start loading all of them, then score them: the
+        // loads overlap instead of each waiting for the last (as hnswlib prefetches).
+        fresh.clear();
         for w in graph.links(c.node, level) {
             let n = w.get();
             let seen = &mut tags[n as usize];
-            if *seen == tag {
-                continue;
+            if *seen != tag {
+                *seen = tag;
+                fresh.push(n);
+                graph.prefetch(n);
             }
-            *seen = tag;
+        }
+        for &n in fresh.iter() {
             let d = kind.key(simd, query, graph.vector(n));
             if best.len() < ef || d < bound {
                 candidates.push(Scored { key: -d, node: n });
