@@ -218,6 +218,8 @@ def main():
                          "backbone's pooled vectors, and the index holds w * e as its collections "
                          "do (e = ReLU(Linear((x - mean) / std)), w = softplus(v))")
     ap.add_argument("--metric", choices=["l2", "cosine"], default="l2")
+    ap.add_argument("--bin", default=str(ROOT / "target" / "release" / "lookalike"),
+                    help="the lookalike binary to measure")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "ann.json"))
     args = ap.parse_args()
 
@@ -261,7 +263,7 @@ def main():
 
     # hnswlib first, alone; then Lookalike builds alone; then each round of queries takes turns.
     peer = Hnswlib(base, extra, args.m, args.ef_construction, threads, args.metric)
-    cmd = [str(ROOT / "target/release/lookalike"), "bench", "ann", "--base", str(bpath),
+    cmd = [args.bin, "bench", "ann", "--base", str(bpath),
            "--queries", str(qpath), "-k", str(args.k), "--metric", args.metric, "--m", str(args.m),
            "--ef-construction", str(args.ef_construction), "--extra", str(n_extra),
            "--dir", str(store), "--json", "--turns", "--rounds", str(args.rounds)]

@@ -2,6 +2,7 @@
 //! parity with the PyTorch peer (`scripts/reference.py`).
 
 mod bad_input;
+mod bench_cli;
 mod calibration_cli;
 mod conformance;
 mod conformance_sealed;

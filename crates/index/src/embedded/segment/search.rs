@@ -5,6 +5,8 @@
 //!   query (a new tag per query; the array is cleared once every 65,535 queries), as are the two
 //!   heaps: a query allocates nothing but its answer.
 //! - Heaps hold `(key, node)` pairs, 8 bytes each.
+//! - A candidate's unvisited neighbours are marked and prefetched together, then scored, so
+//!   their loads from memory overlap (hnswlib prefetches the next neighbour as it goes).
 //! - Deleted or filtered-out nodes are still walked through (they keep the graph connected) but
 //!   never enter the answer.
 //! - The whole search runs inside one `pulp` dispatch, so the distance loop is compiled for the
