@@ -65,11 +65,16 @@ def head_vectors(model_dir, pooled):
     """What a collection of a metric-head model stores for each pooled vector: w * e."""
     from safetensors.numpy import load_file
 
+    if not (Path(model_dir) / "model.json").is_file():
+        sys.exit(f"--head {model_dir}: no model.json there (a folder `lookalike train` wrote)")
     meta = json.loads((Path(model_dir) / "model.json").read_text())
     if meta.get("head") != "metric" or meta.get("training", {}).get("fine_tune", 0) != 0:
         sys.exit(f"{model_dir}: --head needs a metric head on a frozen backbone "
                  f"(head {meta.get('head')}, fine_tune {meta.get('training', {}).get('fine_tune')})")
     h = load_file(str(Path(model_dir) / "head.safetensors"))
+    if h["input.mean"].shape[0] != pooled.shape[1]:
+        sys.exit(f"--head {model_dir} takes {h['input.mean'].shape[0]}-dimensional pooled vectors, "
+                 f"the vectors have {pooled.shape[1]}")
     x = (pooled - h["input.mean"]) / h["input.std"]
     e = np.maximum(x @ h["embed.weight"].T + h["embed.bias"], 0)
     w = np.logaddexp(0, h["pair.v"])  # softplus
@@ -173,8 +178,11 @@ def run_lookalike(cmd, on_turn):
     for line in proc.stdout:
         if line.startswith("{") and '"turn"' in line:  # one line; the report is pretty-printed
             on_turn(json.loads(line)["turn"])
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
+            try:
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            except BrokenPipeError:
+                break  # it failed; its status and error output say why
         else:
             rest.append(line)
     if proc.wait() != 0:
@@ -225,9 +233,19 @@ def main():
 
     work = ROOT / "bench-out" / "ann"
     work.mkdir(parents=True, exist_ok=True)
+    if args.rounds < 1:
+        sys.exit(f"--rounds {args.rounds}: at least one round is needed")
+    if not Path(args.bin).is_file():
+        sys.exit(f"{args.bin} is not there: build it first (make build)")
+    if args.head and not args.vectors:
+        sys.exit("--head needs --vectors (the backbone's pooled vectors)")
     if args.vectors:
         if not args.query_vectors:
             sys.exit("--vectors needs --query-vectors")
+        for path in (args.vectors, args.query_vectors):
+            if not Path(path).is_file():
+                sys.exit(f"{path}: no such file (lookalike embed writes one; make bench-ann-real "
+                         "makes both)")
         everything = np.load(args.vectors).astype(np.float32)
         queries = np.load(args.query_vectors).astype(np.float32)[: args.queries]
         if args.head:

@@ -1,54 +1,24 @@
-//! `lookalike bench ann`: recall, single-thread speed, build time and memory of the embedded
-//! store on a vector file, against exact search: first unsealed (the growing graph), then sealed, then with more points added unsealed. `scripts/bench_ann.py` runs it beside
-//! hnswlib on the same data. `lookalike bench reopen` says where the time of opening goes and
-//! how much memory the open index takes.
+//! `lookalike bench ann`: the embedded store built from a vector file and measured against exact
+//! search, unsealed, sealed, and with more points added unsealed.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Args;
 use lookalike_index::{
     read_vectors, Durability, EmbeddedOptions, EmbeddedStore, Metadata, Metric, NewPoint,
-    OpenTimings, Query, TopK, VectorStore,
+    OpenTimings, TopK, VectorStore,
 };
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::progress;
-
-/// Benchmarks.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    #[command(subcommand)]
-    command: BenchCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// Approximate nearest neighbours: recall@k against exact search, queries per second on one
-    /// thread, build time, resident memory and reopening time of the embedded store.
-    Ann(AnnArgs),
-    /// Reopen an embedded store (a collection's `store/` folder, or one `bench ann --dir` built)
-    /// and say where the time went and how much memory it takes.
-    Reopen(ReopenArgs),
-}
+use super::memory_mib;
+use super::rounds::{measure, Rounds, Run};
+use crate::commands::progress;
 
 #[derive(Debug, Args)]
-struct ReopenArgs {
-    /// The store's folder (holding `db/`, `graph/` and `segments/`).
-    dir: PathBuf,
-    /// Query vectors (.fvecs or .npy) to search once each after opening (k 10, ef 64), so that
-    /// the memory figure includes what searching touches.
-    #[arg(long)]
-    queries: Option<PathBuf>,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, Args)]
-struct AnnArgs {
+pub(super) struct AnnArgs {
     /// The vectors to index (.fvecs or .npy).
     #[arg(long)]
     base: PathBuf,
@@ -96,13 +66,6 @@ struct AnnArgs {
 }
 
 #[derive(Debug, Serialize)]
-struct Run {
-    ef: usize,
-    recall: f64,
-    qps: f64,
-}
-
-#[derive(Debug, Serialize)]
 struct Report {
     /// Vectors sealed.
     base: usize,
@@ -138,29 +101,6 @@ struct Report {
     runs: Vec<Run>,
     /// Sealed, plus `extra` points added since.
     extra_runs: Vec<Run>,
-}
-
-/// Runs `lookalike bench ...`.
-pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    match args.command {
-        BenchCommand::Ann(a) => super::runtime()?.block_on(ann(a)),
-        BenchCommand::Reopen(a) => super::runtime()?.block_on(reopen(a)),
-    }
-}
-
-/// `VmRSS` and `VmHWM` of this process, in MiB (0 where /proc is missing).
-fn memory_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(0.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// The exact `k` nearest rows of `base` to each query, in parallel.
@@ -203,86 +143,6 @@ async fn insert_rows(
     Ok(())
 }
 
-/// Recall@k and single-thread queries per second at each `ef` (the fastest of `rounds`), one
-/// query per call, ids and scores only (as hnswlib returns them). Ids are assigned 0, 1, 2, ... in insertion order: the
-/// row numbers.
-async fn measure(
-    store: &EmbeddedStore,
-    queries: &[Vec<f32>],
-    truth: &[Vec<u64>],
-    efs: &[usize],
-    k: usize,
-    phase: &str,
-    rounds: &Rounds,
-) -> anyhow::Result<Vec<Run>> {
-    let mut best: Vec<Run> = Vec::new();
-    for round in 0..rounds.rounds {
-        rounds.wait_turn(phase, round)?;
-        let runs = measure_once(store, queries, truth, efs, k).await?;
-        if best.is_empty() {
-            best = runs;
-        } else {
-            for (b, r) in best.iter_mut().zip(runs) {
-                b.qps = b.qps.max(r.qps);
-            }
-        }
-    }
-    Ok(best)
-}
-
-/// How often to measure, and whether to take turns with a peer (`--rounds`, `--turns`).
-struct Rounds {
-    rounds: u32,
-    turns: bool,
-}
-
-impl Rounds {
-    /// With `--turns`: says which round of which phase is next, and waits for the peer's go.
-    fn wait_turn(&self, phase: &str, round: u32) -> anyhow::Result<()> {
-        if !self.turns {
-            return Ok(());
-        }
-        super::emit(&serde_json::json!({ "turn": phase, "round": round }).to_string())?;
-        let mut line = String::new();
-        let read = std::io::stdin()
-            .read_line(&mut line)
-            .context("waiting for the peer's turn on standard input")?;
-        anyhow::ensure!(read > 0, "standard input closed while waiting for a turn");
-        Ok(())
-    }
-}
-
-/// One round of [`measure`].
-async fn measure_once(
-    store: &EmbeddedStore,
-    queries: &[Vec<f32>],
-    truth: &[Vec<u64>],
-    efs: &[usize],
-    k: usize,
-) -> anyhow::Result<Vec<Run>> {
-    let mut runs = Vec::new();
-    for &ef in efs {
-        let start = Instant::now();
-        let mut found = 0usize;
-        for (q, want) in queries.iter().zip(truth) {
-            let query = Query {
-                ef: Some(ef),
-                with_metadata: false,
-                ..Query::nearest(q.clone(), k)
-            };
-            let hits = store.search(std::slice::from_ref(&query)).await?;
-            found += hits[0].iter().filter(|h| want.contains(&h.id)).count();
-        }
-        let seconds = start.elapsed();
-        runs.push(Run {
-            ef,
-            recall: found as f64 / (truth.len() * k) as f64,
-            qps: queries.len() as f64 / seconds.as_secs_f64(),
-        });
-    }
-    Ok(runs)
-}
-
 /// `lookalike bench reopen DIR --queries Q --json` in a fresh process, so that the memory it
 /// reports is the open index's alone; `None` if that fails.
 fn fresh_reopen(dir: &Path, queries: &Path) -> Option<serde_json::Value> {
@@ -303,7 +163,7 @@ fn fresh_reopen(dir: &Path, queries: &Path) -> Option<serde_json::Value> {
     None
 }
 
-async fn ann(a: AnnArgs) -> anyhow::Result<()> {
+pub(super) async fn ann(a: AnnArgs) -> anyhow::Result<()> {
     let base = read_vectors(&a.base).with_context(|| format!("reading {}", a.base.display()))?;
     let queries =
         read_vectors(&a.queries).with_context(|| format!("reading {}", a.queries.display()))?;
@@ -429,9 +289,9 @@ async fn ann(a: AnnArgs) -> anyhow::Result<()> {
         extra_runs,
     };
     if a.json {
-        super::emit(&serde_json::to_string_pretty(&report)?)?;
+        crate::commands::emit(&serde_json::to_string_pretty(&report)?)?;
     } else {
-        super::emit(&format!(
+        crate::commands::emit(&format!(
             "{} × {} ({}), k = {}: built in {:.1} s (sealing {:.1} s) on {} threads, peak RSS {:.0} MiB, \
              reopened in {:.2} s, segment {:.0} MiB",
             report.base, dim, metric, a.k, build_seconds, seal_seconds, report.build_threads,
@@ -443,80 +303,12 @@ async fn ann(a: AnnArgs) -> anyhow::Result<()> {
             ("sealed + extra unsealed", &report.extra_runs),
         ] {
             for r in runs {
-                super::emit(&format!(
+                crate::commands::emit(&format!(
                     "{name}, ef {:>4}: recall@{} {:.4}, {:.0} queries/s (one thread)",
                     r.ef, a.k, r.recall, r.qps
                 ))?;
             }
         }
-    }
-    Ok(())
-}
-
-async fn reopen(a: ReopenArgs) -> anyhow::Result<()> {
-    let queries = match &a.queries {
-        Some(path) => {
-            Some(read_vectors(path).with_context(|| format!("reading {}", path.display()))?)
-        }
-        None => None,
-    };
-    let (rss_before, _) = memory_mib();
-    let start = Instant::now();
-    let store = EmbeddedStore::open(&a.dir, EmbeddedOptions::default())
-        .with_context(|| format!("opening {}", a.dir.display()))?;
-    let seconds = start.elapsed().as_secs_f64();
-    let (rss_open, _) = memory_mib();
-    let searching = Instant::now();
-    let mut searched = 0usize;
-    if let Some(queries) = &queries {
-        for q in queries.data.chunks(queries.dim.max(1)) {
-            let query = Query {
-                ef: Some(64),
-                with_metadata: false,
-                ..Query::nearest(q.to_vec(), 10)
-            };
-            store.search(std::slice::from_ref(&query)).await?;
-            searched += 1;
-        }
-    }
-    let search_seconds = searching.elapsed().as_secs_f64();
-    let (rss_searched, _) = memory_mib();
-    let info = store.info().await?;
-    let stats = store.index_stats();
-    let t = store.open_timings();
-    if a.json {
-        let out = serde_json::json!({
-            "seconds": seconds,
-            "points": info.points,
-            "timings": t,
-            "index": stats,
-            "rss_growth_open_mib": rss_open - rss_before,
-            "rss_growth_searched_mib": rss_searched - rss_before,
-            "queries": searched,
-            "search_seconds": search_seconds,
-            "warnings": info.warnings,
-        });
-        super::emit(&serde_json::to_string_pretty(&out)?)?;
-    } else {
-        super::emit(&format!(
-            "opened {} points in {seconds:.2} s: sled {:.2} s, sealed segments {:.2} s \
-             ({} segments, {} points, {:.0} MiB mapped), graph dump checksums {:.2} s, graph load \
-             {:.2} s ({} mutable points), replay {:.2} s, rebuild {:.2} s; resident memory grew \
-             {:.0} MiB ({:.0} MiB after {searched} queries in {search_seconds:.3} s, one thread)",
-            info.points,
-            t.sled,
-            t.segments,
-            stats.segments,
-            stats.sealed_points,
-            stats.sealed_bytes as f64 / (1 << 20) as f64,
-            t.checksum,
-            t.graph_load,
-            stats.mutable_points,
-            t.replay,
-            t.rebuild,
-            rss_open - rss_before,
-            rss_searched - rss_before
-        ))?;
     }
     Ok(())
 }
