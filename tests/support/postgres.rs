@@ -6,6 +6,7 @@
 //! [`PgServer::launch`] split the two, for servers with TLS or other settings. Without the
 //! binaries the tests fail with a message that says how to install them: they never skip.
 
+use std::cell::Cell;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +17,8 @@ const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 #[derive(Debug)]
 pub struct PgServer {
     dir: tempfile::TempDir,
-    port: u16,
+    /// Chosen free before the start, and chosen again if another program took it meanwhile.
+    port: Cell<u16>,
     as_postgres: bool,
 }
 
@@ -66,7 +68,7 @@ impl PgServer {
         }
         PgServer {
             dir,
-            port: free_port(),
+            port: Cell::new(free_port()),
             as_postgres,
         }
     }
@@ -81,7 +83,7 @@ impl PgServer {
                 "-h",
                 "127.0.0.1",
                 "-p",
-                &primary.port.to_string(),
+                &primary.port().to_string(),
                 "-U",
                 "postgres",
             ])
@@ -93,22 +95,42 @@ impl PgServer {
     }
 
     /// Starts the server with extra `-c NAME=VALUE` settings.
+    ///
+    /// The port was free when it was chosen, but another test's server or client may bind it
+    /// before this one does; the server then stops with "could not bind", and the start is
+    /// tried again on another port. Any other failure panics with the server's log.
     pub fn launch(&self, settings: &[(&str, &str)]) {
-        let mut options = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off",
-            self.port,
-            self.dir.path().display()
-        );
-        for (k, v) in settings {
-            options.push_str(&format!(" -c {k}={v}"));
+        let log = self.dir.path().join("log");
+        for attempt in 1.. {
+            let mut options = format!(
+                "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off",
+                self.port(),
+                self.dir.path().display()
+            );
+            for (k, v) in settings {
+                options.push_str(&format!(" -c {k}={v}"));
+            }
+            let mut cmd = self.pg("pg_ctl");
+            cmd.arg("-D")
+                .arg(self.data())
+                .args(["-w", "-t", "120", "-l"])
+                .arg(&log)
+                .args(["-o", &options, "start"]);
+            let out = cmd.output().expect("pg_ctl runs");
+            if out.status.success() {
+                return;
+            }
+            let logged = std::fs::read_to_string(&log).unwrap_or_default();
+            if attempt < 5 && logged.contains("could not bind") {
+                self.port.set(free_port());
+                continue;
+            }
+            panic!(
+                "{cmd:?} failed:\n{}{}\nserver log:\n{logged}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-        run(self
-            .pg("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-w", "-l"])
-            .arg(self.dir.path().join("log"))
-            .args(["-o", &options, "start"]));
     }
 
     /// Stops the server now (a shard going away).
@@ -127,12 +149,12 @@ impl PgServer {
 
     /// The URL with another host name for this server (e.g. `localhost`).
     pub fn url_as(&self, host: &str) -> String {
-        format!("postgres://postgres@{host}:{}/postgres", self.port)
+        format!("postgres://postgres@{host}:{}/postgres", self.port())
     }
 
     /// Its port on 127.0.0.1.
     pub fn port(&self) -> u16 {
-        self.port
+        self.port.get()
     }
 
     /// Its temporary folder (the data folder is `data/` inside).
@@ -170,7 +192,7 @@ impl PgServer {
                 "-d",
                 "postgres",
             ])
-            .args(["-p", &self.port.to_string(), "-c", sql])
+            .args(["-p", &self.port().to_string(), "-c", sql])
             .output()
             .expect("psql runs");
         assert!(
@@ -216,11 +238,26 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// A port that binds now, below Linux's ephemeral range (32768 and up), so that the kernel
+/// never hands it to an outgoing connection (the clients of other tests' servers) meanwhile.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        ^ std::process::id().rotate_left(16);
+    let mut x = seed | 1;
+    for _ in 0..1000 {
+        // xorshift32: a spread of candidates between 20000 and 32767.
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let port = 20_000 + (x % 12_768) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between 20000 and 32767")
 }
 
 fn run(cmd: &mut Command) {

@@ -20,6 +20,7 @@ mod checkpoint;
 mod graph;
 mod growing;
 mod live;
+mod lock;
 mod records;
 mod sealed;
 mod search;
@@ -40,6 +41,7 @@ use sled::Transactional;
 use self::graph::GraphParams;
 use self::growing::Growing;
 use self::live::Live;
+use self::lock::open_db;
 use self::records::{LogOp, StoredConfig, FORMAT};
 use self::sealed::Sealed;
 use crate::filter::indexable_pairs;
@@ -191,8 +193,9 @@ impl EmbeddedStore {
         meta.insert("config", json).map_err(|e| sled_err(dir, e))?;
         db.flush().map_err(|e| sled_err(dir, e))?;
         drop(meta);
-        drop(db);
-        Self::open(dir, options)
+        // The same handle goes on: dropping it and opening again races sled's own I/O worker
+        // for the file lock (sled#1289).
+        Self::open_with(db, dir, options, std::time::Instant::now())
     }
 
     /// Opens the store in `dir`: loads the graph dump and replays newer writes, or rebuilds the
@@ -205,6 +208,16 @@ impl EmbeddedStore {
         }
         let start = std::time::Instant::now();
         let db = open_db(dir)?;
+        Self::open_with(db, dir, options, start)
+    }
+
+    /// Loads the store from an open sled database (see [`EmbeddedStore::open`]).
+    fn open_with(
+        db: sled::Db,
+        dir: &Path,
+        options: EmbeddedOptions,
+        start: std::time::Instant,
+    ) -> Result<Self, StoreError> {
         let tree = |name: &str| db.open_tree(name).map_err(|e| sled_err(dir, e));
         let trees = Trees {
             meta: tree("meta")?,
@@ -400,28 +413,6 @@ fn params_of(config: &StoredConfig) -> GraphParams {
         max_connections: config.max_connections,
         ef_construction: config.ef_construction,
     }
-}
-
-fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
-    // sled caches 1 GiB by default; the graph already holds every vector in memory, so the
-    // cache only needs the hot metadata and the vectors that re-ranking reads.
-    sled::Config::new()
-        .path(dir.join("db"))
-        .cache_capacity(128 << 20)
-        .open()
-        .map_err(|e| {
-            if e.to_string().contains("could not acquire lock") {
-                StoreError::Sled {
-                    path: dir.to_path_buf(),
-                    message: "it is open in another process (sled holds a lock on it); \
-                              wait for that command to finish (if it is `lookalike serve`, change the \
-                              collection through its API)"
-                        .into(),
-                }
-            } else {
-                sled_err(dir, e)
-            }
-        })
 }
 
 fn sled_err(dir: &Path, e: sled::Error) -> StoreError {
