@@ -32,4 +32,5 @@ mod report_cli;
 mod server_api;
 mod server_guards;
 mod train_cli;
+mod tta_cli;
 mod widget_cors;

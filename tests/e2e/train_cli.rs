@@ -99,8 +99,62 @@ fn training_learns_generated_classes_repeatably_and_eval_agrees() {
 
     // eval on the recorded test split with the training seed reproduces the figures.
     let m = m1.to_str().unwrap();
-    let eval = eval_test_split(m, &data, "5");
+    let mut eval = eval_test_split(m, &data, "5");
+    let beside = eval
+        .as_object_mut()
+        .unwrap()
+        .remove("zero_shot")
+        .expect("a trained model's figures come with the zero-shot ones");
     assert_eq!(eval, first["test"]);
+    assert!(
+        beside["note"].as_str().unwrap().contains("frozen tiny"),
+        "{beside}"
+    );
+
+    // The zero-shot figures beside the model's are those of `eval --model zero-shot` with the
+    // same backbone (the tiny CNN seeded as in training) on the same images and pairs.
+    let d = data.to_str().unwrap();
+    let all = json(&["eval", "--model", m, "--data", d, "--seed", "5", "--json"]);
+    let zero = json(&[
+        "eval",
+        "--model",
+        "zero-shot",
+        "--backbone",
+        "tiny",
+        "--seed",
+        "5",
+        "--data",
+        d,
+        "--json",
+    ]);
+    assert_eq!(all["zero_shot"]["figures"], zero, "{all}");
+    assert!(
+        zero.get("zero_shot").is_none(),
+        "zero-shot is its own baseline"
+    );
+    let plain = lookalike(&[
+        "eval",
+        "--model",
+        m,
+        "--data",
+        d,
+        "--no-zero-shot",
+        "--json",
+    ]);
+    assert!(!text(&plain).0.contains("zero_shot"), "--no-zero-shot");
+    let shown = lookalike(&["eval", "--model", m, "--data", d, "--seed", "5"]);
+    let (out, err) = text(&shown);
+    assert!(shown.status.success(), "{err}");
+    let header = out
+        .lines()
+        .find(|l| l.contains("model"))
+        .unwrap_or_default();
+    assert!(header.contains("zero-shot"), "a zero-shot column:\n{out}");
+    let p10 = out
+        .lines()
+        .find(|l| l.starts_with("precision@10"))
+        .unwrap_or_default();
+    assert_eq!(p10.split_whitespace().count(), 3, "two figures: {p10}");
 
     // compare: a disc is closer to another disc than to a square.
     let disc = |i: usize| data.join(format!("disc/{i:03}.png")).display().to_string();

@@ -17,6 +17,9 @@ pub struct EmbedOptions {
     pub preprocess: Preprocess,
     /// Decoding limits.
     pub limits: DecodeLimits,
+    /// Test-time augmentation: each image's pooled vector is the mean of its own and its mirror
+    /// image's (`--tta`). Never for drawings, where a mirror can be another character.
+    pub mirror_views: bool,
 }
 
 impl Default for EmbedOptions {
@@ -25,6 +28,7 @@ impl Default for EmbedOptions {
             batch_size: 16,
             preprocess: Preprocess::default(),
             limits: DecodeLimits::default(),
+            mirror_views: false,
         }
     }
 }

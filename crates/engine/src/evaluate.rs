@@ -184,8 +184,40 @@ pub fn embed_folder(
     let kept: std::collections::HashSet<&std::path::PathBuf> = done.paths.iter().collect();
     let keep: Vec<bool> = folder.images.iter().map(|p| kept.contains(p)).collect();
     folder.retain(&keep);
-    let pooled =
+    let mut pooled =
         Tensor::from_slice(&done.vectors).f_view([done.paths.len() as i64, done.dim as i64])?;
+    if options.mirror_views {
+        if until.is_some() {
+            return Err(lookalike_core::Error::Dataset {
+                path: folder.root.clone(),
+                message: "mirror views average pooled vectors, not the feature maps that \
+                          fine-tuning caches"
+                    .into(),
+            });
+        }
+        // The mirror images of the images that decoded, averaged with them row by row.
+        let mirrored = |_: usize, path: &Path| {
+            decode_file(path, &options.limits)
+                .map(|img| image::imageops::flip_horizontal(&options.preprocess.apply(&img)))
+        };
+        let again = embed_with(
+            model,
+            &folder.images,
+            options.batch_size,
+            until,
+            mirrored,
+            |_| {},
+        )?;
+        if again.paths != folder.images {
+            return Err(lookalike_core::Error::Dataset {
+                path: folder.root.clone(),
+                message: "an image changed while it was embedded (its mirror image failed)".into(),
+            });
+        }
+        let flipped = Tensor::from_slice(&again.vectors)
+            .f_view([again.paths.len() as i64, again.dim as i64])?;
+        pooled = pooled.f_add(&flipped)?.f_mul_scalar(0.5)?;
+    }
     Ok(EmbeddedFolder {
         folder,
         pooled,
@@ -241,4 +273,97 @@ pub fn evaluate_folder_scored(
         indices,
         embedded,
     })
+}
+
+/// The zero-shot figures beside a trained model's, on the same images and the same pairs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZeroShotBaseline {
+    /// Cosine of the pretrained backbone's pooled vectors, evaluated like the model.
+    pub figures: Evaluation,
+    /// Which backbone weights and vectors it used.
+    pub note: String,
+}
+
+/// The pretrained backbone under the trained `model`, compared by cosine on the images and
+/// pairs that `done` evaluated: does the training pay on this folder? `None` for a zero-shot
+/// model (it is its own baseline) and for a backbone trained from scratch (`conv4` has no
+/// pretrained weights to compare with).
+///
+/// A frozen backbone is the pretrained one, saved in the model folder, so its pooled vectors
+/// are reused. A fine-tuned one is not: the set-up's pretrained weights embed the folder again.
+pub fn zero_shot_baseline(
+    model: &SimilarityModel,
+    model_dir: &Path,
+    done: &FolderEvaluation,
+    seed: u64,
+    options: &EmbedOptions,
+    progress: impl FnMut(Progress),
+) -> Result<Option<ZeroShotBaseline>> {
+    let Some(config) = model.config() else {
+        return Ok(None);
+    };
+    if config.backbone.from_scratch() {
+        return Ok(None);
+    }
+    let device = model.backbone().device();
+    let fine_tuned = config.training.as_ref().is_some_and(|t| t.fine_tune > 0);
+    let own = model_dir.join(lookalike_core::siamese::checkpoint::BACKBONE_FILE);
+    let (weights, note) = if fine_tuned {
+        match lookalike_core::weights::resolve(config.backbone, None) {
+            Some(w) if w.is_file() => {
+                let note = format!(
+                    "the pretrained {} ({}), embedding the folder again: the model fine-tuned its backbone",
+                    config.backbone,
+                    w.display()
+                );
+                (Some(w), note)
+            }
+            _ => return Ok(None),
+        }
+    } else {
+        let note = format!(
+            "the model's own frozen {} backbone, same pooled vectors",
+            config.backbone
+        );
+        (Some(own), note)
+    };
+    let backbone = lookalike_core::backbone::load(&lookalike_core::backbone::BackboneConfig {
+        kind: config.backbone,
+        weights: weights.as_deref(),
+        device,
+        inference: true,
+        seed: 0,
+    })?;
+    let zero_shot = SimilarityModel::zero_shot(backbone, None);
+    let figures = if fine_tuned {
+        let again = embed_folder(
+            zero_shot.backbone(),
+            &done.embedded.folder.root,
+            options,
+            None,
+            progress,
+        )?;
+        if again.folder.images != done.embedded.folder.images {
+            return Err(lookalike_core::Error::Dataset {
+                path: done.embedded.folder.root.clone(),
+                message: "the folder changed while it was evaluated".into(),
+            });
+        }
+        evaluate_pooled(
+            &zero_shot,
+            &again.pooled,
+            &again.folder.labels,
+            &done.indices,
+            seed,
+        )?
+    } else {
+        evaluate_pooled(
+            &zero_shot,
+            &done.embedded.pooled,
+            &done.embedded.folder.labels,
+            &done.indices,
+            seed,
+        )?
+    };
+    Ok(Some(ZeroShotBaseline { figures, note }))
 }

@@ -18,6 +18,10 @@ pub struct CompareArgs {
     pub a: PathBuf,
     /// The second image.
     pub b: PathBuf,
+    /// Test-time augmentation: compare the mean of each image's pooled vectors and its mirror
+    /// image's (not for drawings, where a mirror can be another character).
+    #[arg(long)]
+    pub tta: bool,
     /// Print one JSON object with similarity, logit, distance and same.
     #[arg(long)]
     pub json: bool,
@@ -28,8 +32,12 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let preprocess = model.config().map(|c| c.preprocess()).unwrap_or_default();
     let load = |p: &PathBuf| -> anyhow::Result<tch::Tensor> {
-        let img = decode_file(p, &DecodeLimits::default())?;
-        Ok(to_pixels(&[preprocess.apply(&img)])?)
+        let img = preprocess.apply(&decode_file(p, &DecodeLimits::default())?);
+        Ok(if args.tta {
+            to_pixels(&[image::imageops::flip_horizontal(&img), img])?
+        } else {
+            to_pixels(&[img])?
+        })
     };
     let (a, b) = (load(&args.a)?, load(&args.b)?);
     let c = model.compare(&a, &b).context("comparing the two images")?;

@@ -1,10 +1,13 @@
 //! `lookalike eval --model MODEL_DIR --data DIR`: pair and retrieval metrics on a labelled
-//! folder.
+//! folder, with the pretrained backbone's zero-shot figures beside a trained model's.
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
-use lookalike_engine::evaluate::{evaluate_folder, Subset};
+use lookalike_engine::evaluate::{
+    evaluate_folder_scored, zero_shot_baseline, Evaluation, Subset, ZeroShotBaseline,
+};
 use lookalike_engine::EmbedOptions;
 
 use super::model::SimilarityArgs;
@@ -31,6 +34,13 @@ pub struct EvalArgs {
     /// reproduces the test figures `train` recorded.
     #[arg(long, value_enum, default_value = "all")]
     pub split: SplitArg,
+    /// Test-time augmentation: each image's pooled vector is the mean of its own and its mirror
+    /// image's (not for drawings, where a mirror can be another character).
+    #[arg(long)]
+    pub tta: bool,
+    /// Leave out the zero-shot figures that a trained model's are shown beside.
+    #[arg(long)]
+    pub no_zero_shot: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -55,9 +65,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let bar = progress::bar(0, "embedding", args.quiet || args.json);
     let options = EmbedOptions {
         preprocess: model.config().map(|c| c.preprocess()).unwrap_or_default(),
+        mirror_views: args.tta,
         ..EmbedOptions::default()
     };
-    let (eval, skipped) = evaluate_folder(
+    let done = evaluate_folder_scored(
         &model,
         &args.data,
         subset,
@@ -68,12 +79,34 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             bar.set_position(p.done as u64);
         },
     )?;
+    let baseline = if args.no_zero_shot {
+        None
+    } else {
+        zero_shot_baseline(
+            &model,
+            std::path::Path::new(&args.model.model),
+            &done,
+            args.model.backbone.seed,
+            &options,
+            |p| {
+                bar.set_message("embedding for zero-shot");
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+            },
+        )
+        .context("the zero-shot figures beside the model's (--no-zero-shot leaves them out)")?
+    };
     bar.finish_and_clear();
+    let (eval, skipped) = (done.evaluation, done.embedded.skipped);
     for s in &skipped {
         eprintln!("skipped {}", s.error);
     }
     if args.json {
-        println!("{}", serde_json::to_string(&eval)?);
+        let out = JsonOut {
+            eval: &eval,
+            zero_shot: baseline.as_ref(),
+        };
+        println!("{}", serde_json::to_string(&out)?);
     } else {
         let p = &eval.pairs;
         println!(
@@ -84,17 +117,57 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             p.pairs,
             skipped.len()
         );
-        println!("pair accuracy   {:.4}", p.pair_accuracy);
-        println!(
-            "ROC AUC         {}",
-            p.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"))
-        );
-        println!(
-            "dissimilar: precision {:.4}  recall {:.4}  F1 {:.4}",
-            p.precision, p.recall, p.f1
-        );
-        println!("precision@10    {:.4}", eval.precision_at_10);
-        println!("mAP             {:.4}", eval.map);
+        print_figures(&eval, baseline.as_ref());
     }
     Ok(())
+}
+
+/// `eval --json`: the model's figures, and the zero-shot ones as `zero_shot`.
+#[derive(serde::Serialize)]
+struct JsonOut<'a> {
+    #[serde(flatten)]
+    eval: &'a Evaluation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zero_shot: Option<&'a ZeroShotBaseline>,
+}
+
+/// One figure of an evaluation, formatted.
+type Figure = fn(&Evaluation) -> String;
+
+/// The figures, one per line, with a zero-shot column when there is one.
+fn print_figures(eval: &Evaluation, baseline: Option<&ZeroShotBaseline>) {
+    let rows: [(&str, Figure); 7] = [
+        ("pair accuracy", |e| format!("{:.4}", e.pairs.pair_accuracy)),
+        ("ROC AUC", |e| {
+            e.pairs.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"))
+        }),
+        ("precision (dissimilar)", |e| {
+            format!("{:.4}", e.pairs.precision)
+        }),
+        ("recall (dissimilar)", |e| format!("{:.4}", e.pairs.recall)),
+        ("F1 (dissimilar)", |e| format!("{:.4}", e.pairs.f1)),
+        ("precision@10", |e| format!("{:.4}", e.precision_at_10)),
+        ("mAP", |e| format!("{:.4}", e.map)),
+    ];
+    match baseline {
+        None => {
+            for (name, f) in rows {
+                println!("{name:<24}{}", f(eval));
+            }
+        }
+        Some(b) => {
+            println!("{:<24}{:<10}zero-shot", "", "model");
+            for (name, f) in rows {
+                println!("{name:<24}{:<10}{}", f(eval), f(&b.figures));
+            }
+            println!("zero-shot: {}", b.note);
+            let (m, z) = (eval.precision_at_10, b.figures.precision_at_10);
+            if m < z {
+                println!(
+                    "note: on this folder the zero-shot backbone ranks better (precision@10 {z:.4} \
+                     against {m:.4}); for a catalogue like it, consider `--model zero-shot`"
+                );
+            }
+        }
+    }
 }

@@ -279,10 +279,22 @@ impl SimilarityModel {
         tch::no_grad(|| self.embed(&pooled))
     }
 
-    /// Compares two images given as float pixels `[1, 3, H, W]`.
+    /// Compares two images given as float pixels `[V, 3, H, W]`: one view each, or several
+    /// views of each (test-time augmentation), whose pooled vectors are averaged before the
+    /// head.
     pub fn compare(&self, a: &Tensor, b: &Tensor) -> Result<Comparison> {
+        let (va, vb) = (a.size()[0], b.size()[0]);
+        if va < 1 || va != vb {
+            return Err(Error::BadInput(vec![va, vb]));
+        }
         let both = Tensor::f_cat(&[a, b], 0)?.f_to_device(self.backbone.device())?;
-        let e = self.embed_pixels(&both)?;
+        let pooled = tch::no_grad(|| self.backbone.features(&both))?.pooled;
+        let mean = |from: i64| -> Result<Tensor> {
+            Ok(pooled
+                .f_narrow(0, from, va)?
+                .f_mean_dim(0, true, Kind::Float)?)
+        };
+        let e = tch::no_grad(|| self.embed(&Tensor::f_cat(&[mean(0)?, mean(va)?], 0)?))?;
         let logit = tch::no_grad(|| self.logit(&e.f_narrow(0, 0, 1)?, &e.f_narrow(0, 1, 1)?))?
             .f_to_kind(Kind::Double)?
             .f_double_value(&[0])?;
