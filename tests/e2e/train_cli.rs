@@ -6,12 +6,7 @@ use std::path::Path;
 use lookalike_e2e::*;
 use serde_json::Value;
 
-fn json(args: &[&str]) -> Value {
-    let run = lookalike(args);
-    let (stdout, stderr) = text(&run);
-    assert!(run.status.success(), "{args:?} failed:\n{stderr}");
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
+use lookalike_e2e::lookalike_json as json;
 
 /// `lookalike eval --split test --seed SEED --json` of a trained model.
 fn eval_test_split(model: &str, data: &Path, seed: &str) -> Value {
@@ -323,4 +318,14 @@ fn fine_tuning_the_last_units_trains_and_reloads_to_the_same_figures() {
             "{key}: {a} after reloading vs {b} when trained"
         );
     }
+    // The tiny CNN has no pretrained weights, so a fine-tuned one has no zero-shot figures
+    // beside its own, and eval says why.
+    assert!(eval.get("zero_shot").is_none(), "{eval}");
+    let run = lookalike(&["eval", "--model", m, "--data", data.to_str().unwrap()]);
+    let (_, err) = text(&run);
+    assert!(run.status.success(), "{err}");
+    assert!(
+        err.contains("no zero-shot figures") && err.contains("fine-tuned its tiny"),
+        "{err}"
+    );
 }

@@ -2,14 +2,8 @@
 //! its own pooled vector and its mirror image's.
 
 use lookalike_e2e::*;
-use serde_json::Value;
 
-fn json(args: &[&str]) -> Value {
-    let run = lookalike(args);
-    let (stdout, stderr) = text(&run);
-    assert!(run.status.success(), "{args:?} failed:\n{stderr}");
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
+use lookalike_e2e::lookalike_json as json;
 
 #[test]
 fn tta_averages_each_image_with_its_mirror_in_compare_and_eval() {

@@ -77,6 +77,14 @@ pub fn lookalike(args: &[&str]) -> Output {
 }
 
 /// `lookalike index create NAME --model zero-shot --backbone tiny --data-dir DATA EXTRA...`
+/// Runs lookalike with `args`, which must succeed, and parses its standard output as JSON.
+pub fn lookalike_json(args: &[&str]) -> serde_json::Value {
+    let run = lookalike(args);
+    let (stdout, stderr) = text(&run);
+    assert!(run.status.success(), "{args:?} failed:\n{stderr}");
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
 /// (the tests' small untrained collection; EXTRA picks another store), asserted to succeed.
 pub fn create_tiny_collection(data: &std::path::Path, name: &str, extra: &[&str]) {
     let mut args = vec![

@@ -97,6 +97,24 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         .context("the zero-shot figures beside the model's (--no-zero-shot leaves them out)")?
     };
     bar.finish_and_clear();
+    if baseline.is_none() && !args.no_zero_shot {
+        if let Some(c) = model.config() {
+            eprintln!(
+                "note: no zero-shot figures beside the model's: {}",
+                if c.backbone.from_scratch() {
+                    format!(
+                        "{} trains from scratch, so it has no pretrained weights to compare with",
+                        c.backbone
+                    )
+                } else {
+                    format!(
+                        "the model fine-tuned its {}, and the set-up has no pretrained weights for it",
+                        c.backbone
+                    )
+                }
+            );
+        }
+    }
     let (eval, skipped) = (done.evaluation, done.embedded.skipped);
     for s in &skipped {
         eprintln!("skipped {}", s.error);
