@@ -10,6 +10,7 @@ On a machine with a CUDA GPU it also measures both on CUDA and checks that Looka
 CUDA vectors agree within 1e-3.
 
     .venv/bin/python scripts/bench_embed.py [--images DIR] [--limit N] [--repeats R] [--json OUT]
+        [--bin PATH]
 """
 import argparse
 import json
@@ -84,7 +85,10 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--bin", default=str(BIN), help="the lookalike binary (default: target/release/lookalike)")
     args = p.parse_args()
+    global BIN
+    BIN = pathlib.Path(args.bin)
     for need in (BIN, WEIGHTS):
         if not need.exists():
             sys.exit(f"{need} is missing: run `make setup` first")

@@ -132,12 +132,13 @@ fn perturbed(x: &Tensor, heat: &[f32], steps: usize) -> Result<(Tensor, Tensor)>
     Ok((deleted, inserted))
 }
 
-/// Embeddings of many images, a few at a time.
+/// Embeddings of many images, a few at a time (more at once on a GPU).
 fn embed_all(model: &SimilarityModel, x: &Tensor) -> Result<Tensor> {
     let n = x.size()[0];
+    let batch = if x.device().is_cuda() { 128 } else { 32 };
     let mut parts = Vec::new();
-    for start in (0..n).step_by(32) {
-        parts.push(model.embed_pixels(&x.f_narrow(0, start, 32.min(n - start))?)?);
+    for start in (0..n).step_by(batch as usize) {
+        parts.push(model.embed_pixels(&x.f_narrow(0, start, batch.min(n - start))?)?);
     }
     Ok(Tensor::f_cat(&parts, 0)?)
 }

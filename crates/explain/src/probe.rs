@@ -20,14 +20,36 @@ pub struct ExplainOptions {
     pub masks: Option<usize>,
     /// RISE: the most masks anyone may ask for (a server's guard on its CPU time).
     pub max_masks: usize,
+    /// RISE: the side of the coarse grid its masks are drawn on (`None`: [`DEFAULT_MASK_GRID`]).
+    pub mask_grid: Option<usize>,
+    /// RISE: the share of grid cells each mask keeps (`None`: [`DEFAULT_MASK_KEEP`]).
+    pub mask_keep: Option<f64>,
+    /// Only image A's maps are wanted (a conditional faithfulness run perturbs A alone):
+    /// explainers whose cost is per image may leave B's maps out, as all-zero maps.
+    pub only_a: bool,
     /// Seed of the random masks and permutations.
     pub seed: u64,
+}
+
+/// RISE's mask shape, checked: grid side and share of cells kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaskShape {
+    /// The coarse grid's side.
+    pub grid: usize,
+    /// The share of cells each mask keeps.
+    pub keep: f64,
 }
 
 /// The default RISE mask count.
 pub const DEFAULT_MASKS: usize = 500;
 /// The default limit on RISE masks.
 pub const DEFAULT_MAX_MASKS: usize = 2000;
+/// The default side of RISE's coarse mask grid (RISE's 7 on a 224² input).
+pub const DEFAULT_MASK_GRID: usize = 7;
+/// The default share of RISE's grid cells a mask keeps (RISE's 0.5).
+pub const DEFAULT_MASK_KEEP: f64 = 0.5;
+/// The largest mask grid side: finer grids are no longer smooth masks.
+pub const MAX_MASK_GRID: usize = 32;
 
 impl Default for ExplainOptions {
     fn default() -> Self {
@@ -35,6 +57,9 @@ impl Default for ExplainOptions {
             target: ScoreTarget::Logit,
             masks: None,
             max_masks: DEFAULT_MAX_MASKS,
+            mask_grid: None,
+            mask_keep: None,
+            only_a: false,
             seed: 0,
         }
     }
@@ -54,6 +79,23 @@ impl ExplainOptions {
             )));
         }
         Ok(masks)
+    }
+
+    /// RISE's mask grid and keep share asked for, checked.
+    pub fn checked_mask_shape(&self) -> Result<MaskShape> {
+        let grid = self.mask_grid.unwrap_or(DEFAULT_MASK_GRID);
+        if !(2..=MAX_MASK_GRID).contains(&grid) {
+            return Err(Error::BadInput(format!(
+                "a RISE mask grid of {grid}×{grid} cells: the side must be 2 to {MAX_MASK_GRID}"
+            )));
+        }
+        let keep = self.mask_keep.unwrap_or(DEFAULT_MASK_KEEP);
+        if !(keep > 0.0 && keep < 1.0) {
+            return Err(Error::BadInput(format!(
+                "RISE masks keeping {keep} of the cells: the share must lie strictly between 0 and 1"
+            )));
+        }
+        Ok(MaskShape { grid, keep })
     }
 }
 

@@ -98,6 +98,8 @@ pub fn protocol(
     } else {
         Mode::Conditional
     };
+    // A conditional run perturbs A alone, so only A's maps are needed.
+    p.explain.only_a = p.mode == Mode::Conditional;
     p.normalise = args.normalise == "pair";
     p.order = if args.order == "shown" {
         MapOrder::Shown
@@ -160,6 +162,12 @@ pub fn run(args: EvalExplanationsArgs) -> anyhow::Result<()> {
         out["layer"] = serde_json::json!(layer.resolve(model.backbone().units())?);
         out["steps"] = serde_json::json!(args.steps);
         out["same_pairs"] = serde_json::json!(same);
+        // Which images were measured, so that a run can be checked or repeated elsewhere.
+        out["pair_images"] = pairs
+            .iter()
+            .zip(&images)
+            .map(|(p, (a, b))| serde_json::json!({"a": a, "b": b, "same": !p.different}))
+            .collect();
         println!("{out}");
         return Ok(());
     }

@@ -81,6 +81,12 @@ pub struct MethodArgs {
     /// RISE: the most masks allowed.
     #[arg(long, default_value_t = DEFAULT_MAX_MASKS)]
     pub max_masks: usize,
+    /// RISE: the side of the coarse grid its masks are drawn on (default 7).
+    #[arg(long)]
+    pub mask_grid: Option<usize>,
+    /// RISE: the share of grid cells each mask keeps (default 0.5).
+    #[arg(long)]
+    pub mask_keep: Option<f64>,
     /// Target layer: `last` (default) or the number of backbone units to run first
     /// (1 = after the stem; EfficientNet-Lite0 has 18, the tiny CNN 4).
     #[arg(long, default_value = "last")]
@@ -106,10 +112,15 @@ impl MethodArgs {
             target,
             masks: self.masks,
             max_masks: self.max_masks,
-            seed: 0,
+            mask_grid: self.mask_grid,
+            mask_keep: self.mask_keep,
+            ..ExplainOptions::default()
         };
         if self.masks.is_some() || self.method.to_ascii_lowercase().contains("rise") {
             options.checked_masks()?;
+        }
+        if self.mask_grid.is_some() || self.mask_keep.is_some() {
+            options.checked_mask_shape()?;
         }
         Ok(options)
     }

@@ -260,6 +260,8 @@ async fn explain_hits(
         target: a.target.clone(),
         masks: None,
         max_masks: lookalike_explain::probe::DEFAULT_MAX_MASKS,
+        mask_grid: None,
+        mask_keep: None,
         layer: a.layer.clone(),
         box_fraction: 0.2,
         box_padding: 0,

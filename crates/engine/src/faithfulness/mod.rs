@@ -77,7 +77,11 @@ impl Protocol {
     /// RISE's deletion and insertion, conditional, normalised per pair, scored by the logit.
     pub fn new(layer: Layer, steps: usize, seed: u64) -> Self {
         Protocol {
-            explain: ExplainOptions::default(),
+            // Conditional: only A is perturbed, so only A's maps are needed.
+            explain: ExplainOptions {
+                only_a: true,
+                ..ExplainOptions::default()
+            },
             target: "logit",
             layer,
             steps,

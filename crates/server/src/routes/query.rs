@@ -139,7 +139,7 @@ impl ExplainOptions {
             target,
             masks: self.masks,
             max_masks: state.config.max_masks,
-            seed: 0,
+            ..lookalike_explain::ExplainOptions::default()
         };
         if self.masks.is_some() || explainer.name() == "rise" {
             options
