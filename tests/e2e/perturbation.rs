@@ -329,3 +329,64 @@ fn rise_is_seeded_and_refuses_more_masks_than_its_limit() {
         "{err}"
     );
 }
+
+#[test]
+fn rise_for_image_a_alone_gives_the_same_a_maps_and_leaves_b_out() {
+    let model = siamese(-5.0);
+    let (a, b) = (pixels(&[14]), pixels(&[15]));
+    let rise = registry();
+    let rise = rise.get("rise").unwrap();
+    let run = |options: &ExplainOptions| {
+        explain_batch_with(
+            &model,
+            &a,
+            &b,
+            rise,
+            Layer::Last,
+            GradientPath::Auto,
+            options,
+        )
+        .unwrap()
+        .swap_remove(0)
+    };
+    let both = ExplainOptions {
+        masks: Some(40),
+        ..ExplainOptions::default()
+    };
+    let (whole, a_only) = (
+        run(&both),
+        run(&ExplainOptions {
+            only_a: true,
+            ..both
+        }),
+    );
+    assert_eq!(whole.a.factual.values, a_only.a.factual.values);
+    assert_eq!(
+        whole.a.counterfactual.values,
+        a_only.a.counterfactual.values
+    );
+    assert!(!whole.b.factual.flat || !whole.b.counterfactual.flat);
+    assert!(a_only.b.factual.flat && a_only.b.counterfactual.flat);
+    // Another mask shape gives another map of A; a shape out of range is refused by name.
+    let coarse = run(&ExplainOptions {
+        mask_grid: Some(3),
+        mask_keep: Some(0.7),
+        ..both
+    });
+    assert_ne!(coarse.a.factual.values, whole.a.factual.values);
+    let err = explain_batch_with(
+        &model,
+        &a,
+        &b,
+        rise,
+        Layer::Last,
+        GradientPath::Auto,
+        &ExplainOptions {
+            mask_keep: Some(1.5),
+            ..both
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("RISE masks keeping 1.5"), "{err}");
+}
