@@ -1,13 +1,12 @@
 //! RISE for similarity (Petsiuk et al. 2018), in its correlation form, as a Lookalike plugin.
 //!
-//! Each of `N` random masks keeps a random half of a coarse 7×7 grid (`--mask-grid`,
-//! `--mask-keep`), upsampled bilinearly with a random sub-cell shift into a smooth mask `M_i` at
-//! the input's size. One image is masked
-//! (the masked pixels go black), the other stays as it is, and the explained score `t_i` is
-//! recorded. The map is the covariance of score and mask over the masks,
-//! `Σ_i (t_i − t̄)(M_i − M̄) / N`: positive where keeping the pixels raises the score. This is
-//! the debiased, correlation form used for face verification (CorrRISE); plain RISE's
-//! `Σ t_i M_i` is biased by the mean score.
+//! Each of `N` random masks keeps a random share of the cells of a coarse grid (by default half
+//! of 7×7, RISE's own; `--mask-keep`, `--mask-grid`), upsampled bilinearly with a random
+//! sub-cell shift into a smooth mask `M_i` at the input's size. One image is masked (the masked
+//! pixels go black), the other stays as it is, and the explained score `t_i` is recorded. The
+//! map is the covariance of score and mask over the masks, `Σ_i (t_i − t̄)(M_i − M̄) / N`:
+//! positive where keeping the pixels raises the score. This is the debiased, correlation form
+//! used for face verification (CorrRISE); plain RISE's `Σ t_i M_i` is biased by the mean score.
 //!
 //! It perturbs with black pixels; the faithfulness metric deletes to the mean colour and
 //! inserts from a blur, so RISE is never scored with its own perturbation.
