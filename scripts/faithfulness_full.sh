@@ -2,8 +2,8 @@
 # The faithfulness figures of docs/explanations.md at the protocol's full size: 200 held-out
 # pairs (100 same, 100 different) and 224 steps (1/224 of the pixels per step), on Flowers and
 # Skin cancer, every fast method and RISE; then RISE's mask shapes on the first 60 of the same
-# Flowers pairs. Made for a CUDA machine (about 25 million pixels per pair go through the
-# backbone; on 2 CPU cores that is hours), it runs on a CPU with DEVICE=cpu too.
+# Flowers pairs. Made for a CUDA machine (about 4,600 backbone forwards per pair: some 8 hours
+# on 2 CPU cores), it runs on a CPU with DEVICE=cpu too.
 #
 #   ROOT=bench-out/i13 scripts/faithfulness_full.sh
 #
