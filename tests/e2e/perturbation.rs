@@ -282,28 +282,27 @@ fn identical_images_under_a_head_get_occlusion_maps() {
     assert!(e.a.counterfactual.flat && e.a.counterfactual.flat_reason.is_some());
 }
 
+/// RISE at the last layer on the pair (`a`, `b`) with these options.
+fn rise(
+    model: &SimilarityModel,
+    a: &Tensor,
+    b: &Tensor,
+    options: &ExplainOptions,
+) -> lookalike_explain::Result<Vec<lookalike_explain::PairExplanation>> {
+    let registry = registry();
+    let rise = registry.get("rise").unwrap();
+    explain_batch_with(model, a, b, rise, Layer::Last, GradientPath::Auto, options)
+}
+
 #[test]
 fn rise_is_seeded_and_refuses_more_masks_than_its_limit() {
     let model = siamese(-5.0);
     let (a, b) = (pixels(&[12]), pixels(&[13]));
-    let rise = registry();
-    let rise = rise.get("rise").unwrap();
     let options = ExplainOptions {
         masks: Some(60),
         ..ExplainOptions::default()
     };
-    let run = || {
-        explain_batch_with(
-            &model,
-            &a,
-            &b,
-            rise,
-            Layer::Last,
-            GradientPath::Auto,
-            &options,
-        )
-        .unwrap()
-    };
+    let run = || rise(&model, &a, &b, &options).unwrap();
     let (one, two) = (run(), run());
     assert_eq!(one[0].a.factual.values, two[0].a.factual.values);
     assert_eq!((one[0].a.factual.height, one[0].a.factual.width), (12, 12));
@@ -313,17 +312,7 @@ fn rise_is_seeded_and_refuses_more_masks_than_its_limit() {
         max_masks: 2000,
         ..ExplainOptions::default()
     };
-    let err = explain_batch_with(
-        &model,
-        &a,
-        &b,
-        rise,
-        Layer::Last,
-        GradientPath::Auto,
-        &too_many,
-    )
-    .unwrap_err()
-    .to_string();
+    let err = rise(&model, &a, &b, &too_many).unwrap_err().to_string();
     assert!(
         err.contains("3000 RISE masks") && err.contains("limit is 2000"),
         "{err}"
@@ -334,21 +323,7 @@ fn rise_is_seeded_and_refuses_more_masks_than_its_limit() {
 fn rise_for_image_a_alone_gives_the_same_a_maps_and_leaves_b_out() {
     let model = siamese(-5.0);
     let (a, b) = (pixels(&[14]), pixels(&[15]));
-    let rise = registry();
-    let rise = rise.get("rise").unwrap();
-    let run = |options: &ExplainOptions| {
-        explain_batch_with(
-            &model,
-            &a,
-            &b,
-            rise,
-            Layer::Last,
-            GradientPath::Auto,
-            options,
-        )
-        .unwrap()
-        .swap_remove(0)
-    };
+    let run = |options: &ExplainOptions| rise(&model, &a, &b, options).unwrap().swap_remove(0);
     let both = ExplainOptions {
         masks: Some(40),
         ..ExplainOptions::default()
@@ -374,19 +349,10 @@ fn rise_for_image_a_alone_gives_the_same_a_maps_and_leaves_b_out() {
         ..both
     });
     assert_ne!(coarse.a.factual.values, whole.a.factual.values);
-    let err = explain_batch_with(
-        &model,
-        &a,
-        &b,
-        rise,
-        Layer::Last,
-        GradientPath::Auto,
-        &ExplainOptions {
-            mask_keep: Some(1.5),
-            ..both
-        },
-    )
-    .unwrap_err()
-    .to_string();
+    let bad = ExplainOptions {
+        mask_keep: Some(1.5),
+        ..both
+    };
+    let err = rise(&model, &a, &b, &bad).unwrap_err().to_string();
     assert!(err.contains("RISE masks keeping 1.5"), "{err}");
 }
