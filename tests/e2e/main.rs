@@ -32,5 +32,6 @@ mod report_cli;
 mod server_api;
 mod server_guards;
 mod train_cli;
+mod transfer_gate;
 mod tta_cli;
 mod widget_cors;

@@ -62,6 +62,7 @@ fn siamese(bias: f64) -> SimilarityModel {
         invert: false,
         training: None,
         calibration: None,
+        familiarity: None,
     };
     SimilarityModel::siamese(backbone, head, vs, config)
 }

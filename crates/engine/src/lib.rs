@@ -5,6 +5,8 @@
 //! - [`train`]: a Siamese head on a labelled folder over a frozen backbone, with early stopping
 //!   on validation ROC AUC, written as a checkpoint folder.
 //! - [`evaluate`]: pair and retrieval metrics of any model on any labelled folder.
+//! - [`familiarity`]: the transfer gate: are a catalogue's images like the ones a trained head
+//!   learnt from, or should the zero-shot backbone rank them?
 //!
 //! - [`collection`]: a model + a vector store + metadata and thumbnails under one name:
 //!   incremental adds (by content hash or as uploaded bytes), deletes, metadata updates,
@@ -29,6 +31,7 @@ pub mod embed;
 pub mod evaluate;
 pub mod explainers;
 pub mod faithfulness;
+pub mod familiarity;
 pub mod feed;
 pub mod oneshot;
 pub mod report;

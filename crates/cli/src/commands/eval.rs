@@ -115,6 +115,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             );
         }
     }
+    let familiarity =
+        lookalike_engine::familiarity::judge(&model, &done.embedded.pooled, Some(&done.indices))?;
+    let gate = familiarity.map(|f| Gate::new(f, &done.evaluation, baseline.as_ref()));
     let (eval, skipped) = (done.evaluation, done.embedded.skipped);
     for s in &skipped {
         eprintln!("skipped {}", s.error);
@@ -123,6 +126,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let out = JsonOut {
             eval: &eval,
             zero_shot: baseline.as_ref(),
+            gate: gate.as_ref(),
         };
         println!("{}", serde_json::to_string(&out)?);
     } else {
@@ -135,9 +139,45 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             p.pairs,
             skipped.len()
         );
-        print_figures(&eval, baseline.as_ref());
+        print_figures(&eval, baseline.as_ref(), gate.as_ref());
+        if let Some(g) = &gate {
+            println!("gate: {}", g.familiarity.explain());
+            println!("gate: ranks with the {}", g.ranks_with);
+        }
     }
     Ok(())
+}
+
+/// The transfer gate on the evaluated images: which ranking it picks, and its figures.
+#[derive(serde::Serialize)]
+struct Gate {
+    #[serde(flatten)]
+    familiarity: lookalike_core::siamese::Familiarity,
+    /// `head` or `zero-shot`.
+    ranks_with: &'static str,
+    /// The figures of the ranking it picks.
+    figures: Evaluation,
+}
+
+impl Gate {
+    fn new(
+        familiarity: lookalike_core::siamese::Familiarity,
+        model: &Evaluation,
+        baseline: Option<&ZeroShotBaseline>,
+    ) -> Self {
+        match baseline {
+            Some(b) if familiarity.falls_back() => Gate {
+                familiarity,
+                ranks_with: "zero-shot",
+                figures: b.figures.clone(),
+            },
+            _ => Gate {
+                familiarity,
+                ranks_with: "head",
+                figures: model.clone(),
+            },
+        }
+    }
 }
 
 /// `eval --json`: the model's figures, and the zero-shot ones as `zero_shot`.
@@ -147,13 +187,16 @@ struct JsonOut<'a> {
     eval: &'a Evaluation,
     #[serde(skip_serializing_if = "Option::is_none")]
     zero_shot: Option<&'a ZeroShotBaseline>,
+    /// The transfer gate (absent for models without a familiarity profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gate: Option<&'a Gate>,
 }
 
 /// One figure of an evaluation, formatted.
 type Figure = fn(&Evaluation) -> String;
 
 /// The figures, one per line, with a zero-shot column when there is one.
-fn print_figures(eval: &Evaluation, baseline: Option<&ZeroShotBaseline>) {
+fn print_figures(eval: &Evaluation, baseline: Option<&ZeroShotBaseline>, gate: Option<&Gate>) {
     let rows: [(&str, Figure); 7] = [
         ("pair accuracy", |e| format!("{:.4}", e.pairs.pair_accuracy)),
         ("ROC AUC", |e| {
@@ -180,7 +223,7 @@ fn print_figures(eval: &Evaluation, baseline: Option<&ZeroShotBaseline>) {
             }
             println!("zero-shot: {}", b.note);
             let (m, z) = (eval.precision_at_10, b.figures.precision_at_10);
-            if m < z {
+            if m < z && !gate.is_some_and(|g| g.familiarity.falls_back()) {
                 println!(
                     "note: on this folder the zero-shot backbone ranks better (precision@10 {z:.4} \
                      against {m:.4}); for a catalogue like it, consider `--model zero-shot`"

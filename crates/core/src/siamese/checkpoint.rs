@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Calibration, HeadKind, Loss};
+use super::{Calibration, FamiliarityProfile, HeadKind, Loss};
 use crate::{BackboneKind, Error, Preprocess, Result};
 
 /// The checkpoint format this build writes. Version 2 added the calibration of the head's
@@ -59,6 +59,11 @@ pub struct ModelConfig {
     /// hand-made models: the similarity is then the head's own `σ(logit)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// The surprise of the validation images' pooled vectors, which the transfer gate
+    /// compares a catalogue with (absent in folders trained before it, and for backbones
+    /// trained from scratch, which have no zero-shot backbone to fall back to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub familiarity: Option<FamiliarityProfile>,
 }
 
 impl ModelConfig {

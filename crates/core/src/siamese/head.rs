@@ -102,6 +102,16 @@ impl SiameseHead {
         self.pair_bias.f_copy_(&median.f_neg()?.f_view([1])?)
     }
 
+    /// The surprise of each pooled vector, `[N, C]` → `[N]`: the mean square of its
+    /// standardised channels, about 1 on the training images (see [`super::familiarity`]).
+    pub fn surprise(&self, pooled: &Tensor) -> Result<Tensor, TchError> {
+        pooled
+            .f_sub(&self.input_mean)?
+            .f_div(&self.input_std)?
+            .f_square()?
+            .f_mean_dim(1, false, None)
+    }
+
     /// `e = ReLU(Linear(pooled))`, `[N, C]` → `[N, 256]`.
     pub fn embed(&self, pooled: &Tensor) -> Result<Tensor, TchError> {
         self.embed_train(pooled, 0.0)

@@ -11,17 +11,21 @@
 //!   different), or binary cross-entropy on `d`.
 //! - [`Calibration`]: Platt scaling of the head's logit into a calibrated `P(same)`, stored in
 //!   the checkpoint (format version 2).
+//! - [`familiarity`]: the surprise of an image's pooled vector against the training images',
+//!   and the gate that sends a catalogue the head does not know to zero-shot ranking.
 //! - [`SimilarityModel`]: a backbone plus either a trained head or zero-shot cosine similarity,
 //!   loaded from a checkpoint folder ([`checkpoint`]).
 
 pub mod calibration;
 pub mod checkpoint;
+pub mod familiarity;
 mod head;
 mod loss;
 mod model;
 
 pub use calibration::{Calibration, CalibrationError, CalibrationMethod};
 pub use checkpoint::{ModelConfig, TrainingRecord, CHECKPOINT_FORMAT_VERSION};
+pub use familiarity::{Familiarity, FamiliarityProfile, Verdict};
 pub use head::{HeadKind, SiameseHead, EMBEDDING_DIM};
 pub use loss::{prototypical, Loss};
 pub use model::{Comparison, Scorer, SimilarityModel};

@@ -186,6 +186,21 @@ impl SimilarityModel {
         }
     }
 
+    /// The surprise of each pooled vector `[N, C]` → `[N]` against the training images (see
+    /// [`super::familiarity`]); `None` for zero-shot, which learnt from no images.
+    pub fn surprise(&self, pooled: &Tensor) -> Result<Option<Tensor>> {
+        Ok(match &self.comparer {
+            Comparer::ZeroShot => None,
+            Comparer::Siamese { head, .. } => Some(tch::no_grad(|| head.surprise(pooled))?),
+        })
+    }
+
+    /// The surprise of the model's own validation images, recorded by `train`; `None` for
+    /// zero-shot and for folders trained before it was recorded.
+    pub fn familiarity(&self) -> Option<&super::FamiliarityProfile> {
+        self.config.as_ref().and_then(|c| c.familiarity.as_ref())
+    }
+
     /// Embeddings of pooled vectors: the head's `e`, or the unit-length pooled vector.
     pub fn embed(&self, pooled: &Tensor) -> Result<Tensor> {
         Ok(match &self.comparer {

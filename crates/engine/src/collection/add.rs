@@ -259,8 +259,8 @@ impl Collection {
         };
         let embedded = self.models.with(|model| -> Result<_, CollectionError> {
             let embedded = embed_with(model.backbone(), &paths, batch.len(), None, load, |_| {})?;
-            let e = if embedded.paths.is_empty() {
-                Vec::new()
+            let (e, unfamiliar) = if embedded.paths.is_empty() {
+                (Vec::new(), None)
             } else {
                 let rows = embedded.paths.len() as i64;
                 let pooled = tch::Tensor::from_slice(&embedded.vectors)
@@ -269,11 +269,14 @@ impl Collection {
                 let e = tch::no_grad(|| model.embed(&pooled))?
                     .f_to_device(tch::Device::Cpu)?
                     .f_contiguous()?;
-                Vec::<f32>::try_from(&e.f_view([-1])?)?
+                (
+                    Vec::<f32>::try_from(&e.f_view([-1])?)?,
+                    super::familiar::unfamiliar_rows(model, &pooled)?,
+                )
             };
-            Ok((embedded, e))
+            Ok((embedded, e, unfamiliar))
         })??;
-        let (embedded, e) = embedded;
+        let (embedded, e, unfamiliar) = embedded;
         for Skipped { error } in &embedded.skipped {
             on_event(AddEvent::Skipped(error));
             report.skipped.push(error.to_string());
@@ -286,6 +289,7 @@ impl Collection {
         let sizes = sizes.into_inner().unwrap_or_default();
         let mut points = Vec::with_capacity(embedded.paths.len());
         let mut rows = Vec::with_capacity(embedded.paths.len());
+        let mut embedded_rows = Vec::with_capacity(embedded.paths.len());
         // The embedded paths are the batch's, in order, less the skipped ones: walk both, so
         // that two files with one path (a feed's shared image) each get their own metadata.
         let mut next = 0;
@@ -306,6 +310,7 @@ impl Collection {
                 thumbnail: thumbs[i].clone(),
             });
             rows.push(i);
+            embedded_rows.push(row);
         }
         // Unique on the content hash in the store: another process may have added the same
         // image since it was checked above.
@@ -314,12 +319,17 @@ impl Collection {
             .insert_unique(points, Durability::Flushed)
             .await?;
         let mut added = Vec::with_capacity(answers.len());
-        for (i, answer) in rows.into_iter().zip(answers) {
+        let mut stored = Vec::with_capacity(answers.len());
+        for ((i, row), answer) in rows.into_iter().zip(embedded_rows).zip(answers) {
             match answer {
-                Inserted::New(id) => added.push((i, id)),
+                Inserted::New(id) => {
+                    added.push((i, id));
+                    stored.push(row);
+                }
                 Inserted::Existing(_) => report.already_indexed += 1,
             }
         }
+        self.record_surprises(unfamiliar.as_deref(), stored)?;
         report.added += added.len();
         Ok(added)
     }

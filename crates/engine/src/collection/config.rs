@@ -32,6 +32,10 @@ pub struct ModelRef {
     /// trained model carries its own in `model.json`; this one, when set, replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<lookalike_core::siamese::Calibration>,
+    /// A zero-shot collection that the transfer gate chose instead of this trained model
+    /// (`index create --sample DIR`: the sample was unlike the model's training images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instead_of: Option<PathBuf>,
 }
 
 impl ModelRef {
@@ -46,8 +50,46 @@ impl ModelRef {
             seed: 0,
             fingerprint: String::new(),
             calibration: None,
+            instead_of: None,
         };
         me.fingerprint = me.compute_fingerprint()?;
+        Ok(me)
+    }
+
+    /// The zero-shot ranking a trained model falls back to: its own backbone's weights when
+    /// frozen (`backbone.safetensors`, the pretrained weights), the set-up's pretrained ones
+    /// when it fine-tuned them.
+    pub fn fallback_of(model: &ModelRef) -> Result<Self, CollectionError> {
+        let Some(dir) = &model.path else {
+            return Err(CollectionError::Invalid(
+                "a zero-shot collection has no trained model to fall back from".into(),
+            ));
+        };
+        let config = lookalike_core::siamese::checkpoint::read_config(dir)?;
+        let fine_tuned = config.training.as_ref().is_some_and(|t| t.fine_tune > 0);
+        if config.backbone.from_scratch() {
+            return Err(CollectionError::Invalid(format!(
+                "{}: a {} backbone trained from scratch has no pretrained weights to rank with",
+                dir.display(),
+                config.backbone
+            )));
+        }
+        let weights = if fine_tuned {
+            weights::resolve(config.backbone, None)
+                .filter(|w| w.is_file())
+                .ok_or_else(|| {
+                    CollectionError::Invalid(format!(
+                        "{} fine-tuned its {}, and the set-up has no pretrained weights for it \
+                         (`make setup` fetches them)",
+                        dir.display(),
+                        config.backbone
+                    ))
+                })?
+        } else {
+            dir.join(lookalike_core::siamese::checkpoint::BACKBONE_FILE)
+        };
+        let mut me = Self::zero_shot(config.backbone, Some(&weights), 0)?;
+        me.instead_of = Some(dir.clone());
         Ok(me)
     }
 
@@ -67,6 +109,7 @@ impl ModelRef {
             seed,
             fingerprint: String::new(),
             calibration: None,
+            instead_of: None,
         };
         me.fingerprint = me.compute_fingerprint()?;
         Ok(me)
@@ -74,9 +117,14 @@ impl ModelRef {
 
     /// `siamese <dir>` or `zero-shot (<backbone>)`.
     pub fn describe(&self) -> String {
-        match &self.path {
-            Some(p) => format!("{} ({})", p.display(), self.backbone),
-            None => format!("zero-shot ({})", self.backbone),
+        match (&self.path, &self.instead_of) {
+            (Some(p), _) => format!("{} ({})", p.display(), self.backbone),
+            (None, None) => format!("zero-shot ({})", self.backbone),
+            (None, Some(m)) => format!(
+                "zero-shot ({}), instead of {}: the catalogue was unlike its training images",
+                self.backbone,
+                m.display()
+            ),
         }
     }
 

@@ -14,6 +14,7 @@ mod add;
 mod config;
 mod error;
 mod explain;
+pub mod familiar;
 mod import;
 mod models;
 pub mod novelty;
@@ -59,6 +60,7 @@ pub struct Collection {
     adding: tokio::sync::Mutex<()>,
     /// The catalogue's nearest-neighbour logits, for "nothing like this here".
     neighbours: std::sync::Mutex<novelty::NeighbourLogits>,
+    surprises: std::sync::Mutex<familiar::SurpriseCounts>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -85,6 +87,10 @@ pub struct CollectionInfo {
     pub threshold: f64,
     /// The store's own report (kind, size, tombstones, warnings).
     pub store: StoreInfo,
+    /// The transfer gate's reading of the images added so far (absent for models without a
+    /// familiarity profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub familiarity: Option<lookalike_core::siamese::Familiarity>,
 }
 
 /// Checks a collection name: 1 to 50 letters, digits, `-` or `_`.
@@ -182,6 +188,7 @@ impl Collection {
             store,
             adding: tokio::sync::Mutex::new(()),
             neighbours: Default::default(),
+            surprises: Default::default(),
         })
     }
 
@@ -250,6 +257,7 @@ impl Collection {
         let store = open_store(&dir, &config, false).await?;
         let models = ModelPool::new(model, config.model.clone(), device);
         let neighbours = novelty::NeighbourLogits::read(&dir)?;
+        let surprises = familiar::SurpriseCounts::read(&dir)?;
         Ok(Collection {
             dir,
             config,
@@ -258,6 +266,7 @@ impl Collection {
             store,
             adding: tokio::sync::Mutex::new(()),
             neighbours: std::sync::Mutex::new(neighbours),
+            surprises: std::sync::Mutex::new(surprises),
         })
     }
 
@@ -301,6 +310,7 @@ impl Collection {
             fingerprint: self.config.model.fingerprint.clone(),
             threshold: self.models.facts().threshold,
             store: self.store.info().await?,
+            familiarity: self.familiarity(),
         })
     }
 

@@ -25,6 +25,8 @@ pub struct ModelFacts {
     pub describe: String,
     /// Logit → similarity (the calibration, if any).
     pub scorer: lookalike_core::siamese::Scorer,
+    /// The surprise of the model's validation images (the transfer gate's reference).
+    pub familiarity: Option<lookalike_core::siamese::FamiliarityProfile>,
 }
 
 struct Slots {
@@ -61,6 +63,7 @@ impl ModelPool {
             preprocess: first.config().map(|c| c.preprocess()).unwrap_or_default(),
             describe: first.describe(),
             scorer: first.scorer(),
+            familiarity: first.familiarity().copied(),
         };
         ModelPool {
             source,

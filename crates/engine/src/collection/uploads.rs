@@ -252,16 +252,20 @@ impl Collection {
         };
         let preprocess = self.preprocess();
         let crops: Vec<RgbImage> = batch.iter().map(|c| preprocess.apply(&c.image)).collect();
-        let e = self
-            .models
-            .with(|model| -> Result<Vec<f32>, CollectionError> {
-                let pixels = to_pixels(&crops)?.f_to_device(model.backbone().device())?;
-                let e = model
-                    .embed_pixels(&pixels)?
-                    .f_to_device(tch::Device::Cpu)?
-                    .f_contiguous()?;
-                Ok(Vec::try_from(&e.f_view([-1])?)?)
-            })??;
+        type Embedded = (Vec<f32>, Option<Vec<bool>>);
+        let (e, unfamiliar) =
+            self.models
+                .with(|model| -> Result<Embedded, CollectionError> {
+                    let pixels = to_pixels(&crops)?.f_to_device(model.backbone().device())?;
+                    let pooled = tch::no_grad(|| model.backbone().features(&pixels))?.pooled;
+                    let e = tch::no_grad(|| model.embed(&pooled))?
+                        .f_to_device(tch::Device::Cpu)?
+                        .f_contiguous()?;
+                    Ok((
+                        Vec::try_from(&e.f_view([-1])?)?,
+                        super::familiar::unfamiliar_rows(model, &pooled)?,
+                    ))
+                })??;
         let width = e.len() / batch.len();
         let points = batch
             .iter()
@@ -285,10 +289,17 @@ impl Collection {
             })
             .collect();
         // Unique in the store: several servers may add the same image at once.
-        match self.store.insert_unique(points, Durability::Flushed).await {
-            Err(StoreError::Conflict(message)) => Err(CollectionError::Conflict(message)),
-            other => Ok(other?),
-        }
+        let answers = match self.store.insert_unique(points, Durability::Flushed).await {
+            Err(StoreError::Conflict(message)) => return Err(CollectionError::Conflict(message)),
+            other => other?,
+        };
+        let stored = answers
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| matches!(a, Inserted::New(_)))
+            .map(|(row, _)| row);
+        self.record_surprises(unfamiliar.as_deref(), stored)?;
+        Ok(answers)
     }
 }
 

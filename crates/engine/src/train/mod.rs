@@ -288,6 +288,7 @@ pub fn train(
         invert: opts.embed.preprocess.invert,
         training: None,
         calibration: None,
+        familiarity: None,
     };
     let (head, head_vs) = head_on(&vs, backbone.device(), config.channels, opts.head)?;
     let mut model = SimilarityModel::siamese(backbone, head, head_vs, config.clone());
@@ -306,6 +307,16 @@ pub fn train(
             config.calibration = Some(calibration);
         }
         Err(e) => notes.push(format!("the similarity is not calibrated: {e}")),
+    }
+    // The transfer gate's reference: the validation images, of the trained classes but
+    // never fitted, as a new catalogue's images would be.
+    config.familiarity = crate::familiarity::fit_profile(&model, &pooled, &split.val)?;
+    if config.familiarity.is_none() {
+        notes.push(format!(
+            "too few validation images ({}) to record how familiar a catalogue is; the transfer \
+             gate stays off for this model",
+            split.val.len()
+        ));
     }
     let test = evaluate_pooled(&model, &pooled, &folder.labels, &split.test, opts.seed)?;
     config.training = Some(TrainingRecord {

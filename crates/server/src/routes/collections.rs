@@ -22,6 +22,7 @@ async fn describe(collection: &Collection) -> Result<Value, ApiError> {
         "layers": collection.models().facts().units,
         "images": images,
         "store": info.store,
+        "familiarity": info.familiarity,
     }))
 }
 

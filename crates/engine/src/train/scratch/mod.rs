@@ -355,6 +355,7 @@ pub(super) fn train_from_scratch(
         invert: pre.invert,
         training: None,
         calibration: None,
+        familiarity: None,
     };
     let pooled = pooled_rows(backbone.as_ref(), &d, &val.rows)?;
     let (head_copy, head_vs) = head_on(&vs, backbone.device(), config.channels, opts.head)?;

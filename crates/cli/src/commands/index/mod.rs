@@ -1,16 +1,19 @@
 //! `lookalike index create|add|rm|info|rebuild`: collections of images, built by operators.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use lookalike_core::{parse_device, BackboneKind};
-use lookalike_engine::collection::{
-    AddEvent, AddOptions, Collection, ModelRef, StoreRef, PRODUCT_KEY,
-};
+use lookalike_core::parse_device;
+use lookalike_engine::collection::{AddEvent, AddOptions, Collection, PRODUCT_KEY};
 use lookalike_index::PointId;
 
 use super::progress;
+
+mod create;
+
+pub use create::model_ref;
+use create::{create, CreateArgs};
 
 /// Where collections live.
 #[derive(Debug, Args, Clone)]
@@ -61,54 +64,6 @@ enum IndexCommand {
     Info(InfoArgs),
     /// Drop deleted images for good and rebuild the index from the stored vectors.
     Rebuild(NameArgs),
-}
-
-#[derive(Debug, Args)]
-struct CreateArgs {
-    /// The collection's name (letters, digits, '-', '_').
-    name: String,
-    /// A model folder written by `lookalike train`, or `zero-shot`.
-    #[arg(long, value_name = "MODEL_DIR|zero-shot")]
-    model: String,
-    /// For zero-shot: the backbone.
-    #[arg(long, default_value = "efficientnet-lite0", value_parser = BackboneKind::parse)]
-    backbone: BackboneKind,
-    /// For zero-shot: the backbone's weights file (default: the set-up's).
-    #[arg(long, value_name = "FILE")]
-    weights: Option<PathBuf>,
-    /// For zero-shot with the tiny test backbone: its seed.
-    #[arg(long, default_value_t = 0)]
-    seed: i64,
-    /// Where the vectors live: embedded (HNSW + sled, in the collection's folder) or
-    /// pgvector (a PostgreSQL table; needs --url).
-    #[arg(long, default_value = "embedded", value_parser = ["embedded", "pgvector"])]
-    store: String,
-    /// PostgreSQL URL for --store pgvector, e.g. postgres://user@host:5432/db?sslmode=verify-full.
-    /// A password in it is used for this run only and never stored: later runs take it from
-    /// PGPASSWORD or a passfile (PGPASSFILE, ~/.pgpass).
-    #[arg(long, env = "LOOKALIKE_PG_URL", hide_env_values = true)]
-    url: Option<String>,
-    /// For --store pgvector: shard servers (comma separated). The table is hash-partitioned on
-    /// its ids, one postgres_fdw partition with its own HNSW index on each shard.
-    #[arg(long, value_name = "URL,URL,...", value_delimiter = ',')]
-    shards: Vec<String>,
-    /// For --shards: when a shard does not answer, search the others and say which was missing
-    /// (instead of failing the search).
-    #[arg(long)]
-    partial_ok: bool,
-    /// HNSW links per node (M) for the embedded store, 2 to 256.
-    #[arg(long, default_value_t = 16)]
-    m: usize,
-    /// HNSW beam width while building, for the embedded store.
-    #[arg(long, default_value_t = 200)]
-    ef_construction: usize,
-    /// A labelled folder (one subfolder per class) to calibrate a zero-shot model's cosine
-    /// on, so that its similarity reads as a probability of "same". Without it a zero-shot
-    /// similarity is the cosine itself.
-    #[arg(long, value_name = "DIR")]
-    calibrate: Option<PathBuf>,
-    #[command(flatten)]
-    data: DataDirArgs,
 }
 
 #[derive(Debug, Args)]
@@ -220,93 +175,6 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
     })
 }
 
-/// The model a `--model` option names.
-pub fn model_ref(
-    model: &str,
-    backbone: BackboneKind,
-    weights: Option<&Path>,
-    seed: i64,
-) -> anyhow::Result<ModelRef> {
-    if model == "zero-shot" {
-        ModelRef::zero_shot(backbone, weights, seed).context("reading the zero-shot weights")
-    } else {
-        ModelRef::siamese(Path::new(model)).with_context(|| format!("reading the model {model}"))
-    }
-}
-
-async fn create(a: CreateArgs) -> anyhow::Result<()> {
-    let device = parse_device(&a.data.device)?;
-    let mut model = model_ref(&a.model, a.backbone, a.weights.as_deref(), a.seed)?;
-    if let Some(dir) = &a.calibrate {
-        anyhow::ensure!(
-            model.path.is_none(),
-            "--calibrate is for zero-shot collections: a trained model is calibrated by `lookalike train`"
-        );
-        let loaded = model.load(device)?;
-        let options = lookalike_engine::EmbedOptions {
-            preprocess: loaded.config().map(|c| c.preprocess()).unwrap_or_default(),
-            ..lookalike_engine::EmbedOptions::default()
-        };
-        let bar = progress::bar(0, "calibrating", false);
-        let calibration = lookalike_engine::train::calibrate::calibrate_on_folder(
-            &loaded,
-            dir,
-            &options,
-            0,
-            |p| {
-                bar.set_length(p.total as u64);
-                bar.set_position(p.done as u64);
-            },
-        )
-        .with_context(|| format!("calibrating on {}", dir.display()))?;
-        bar.finish_and_clear();
-        eprintln!(
-            "calibrated the cosine on {} pairs: P(same) = sigmoid({:.3} * cos + {:.3}), ECE {:.3}",
-            calibration.pairs, calibration.scale, calibration.offset, calibration.ece
-        );
-        model.calibration = Some(calibration);
-    }
-    if a.store != "pgvector" && (!a.shards.is_empty() || a.partial_ok) {
-        anyhow::bail!("--shards and --partial-ok are only for --store pgvector");
-    }
-    let store = match (a.store.as_str(), a.url) {
-        ("pgvector", Some(url)) => {
-            let (store, had_password) = StoreRef::pgvector(&url, &a.shards, a.partial_ok);
-            if had_password {
-                eprintln!(
-                    "warning: the PostgreSQL password is used for this run only and not stored; \
-                     later commands take it from PGPASSWORD or a passfile (PGPASSFILE, ~/.pgpass)"
-                );
-            }
-            store
-        }
-        ("pgvector", None) => {
-            anyhow::bail!("--store pgvector needs --url postgres://... (or LOOKALIKE_PG_URL)")
-        }
-        (_, Some(url)) if std::env::var("LOOKALIKE_PG_URL").ok().as_ref() != Some(&url) => {
-            anyhow::bail!("--url is only for --store pgvector")
-        }
-        _ => StoreRef::Embedded {
-            max_connections: a.m,
-            ef_construction: a.ef_construction,
-        },
-    };
-    let collection = Collection::create(&a.data.data_dir, &a.name, model, store, device)
-        .await
-        .with_context(|| format!("creating collection {:?}", a.name))?;
-    let info = collection.info().await?;
-    println!(
-        "created collection {:?} in {}: {}, {} store, {}-dimensional {} vectors",
-        info.name,
-        info.dir.display(),
-        info.model,
-        info.store.kind,
-        info.store.dimension,
-        info.store.metric
-    );
-    Ok(())
-}
-
 async fn add(a: AddArgs) -> anyhow::Result<()> {
     let collection = a.data.open(&a.name).await?;
     let hidden = a.quiet || a.json;
@@ -361,7 +229,19 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
             report.skipped.len()
         );
     }
+    if let Some(f) = collection.familiarity().filter(|f| f.falls_back()) {
+        eprintln!("warning: {}", unfamiliar_advice(&f));
+    }
     Ok(())
+}
+
+/// What a user should do about a collection whose images are unlike its model's.
+fn unfamiliar_advice(f: &lookalike_core::siamese::Familiarity) -> String {
+    format!(
+        "{}; a collection created with `--sample DIR` (or `--model zero-shot`) would rank them \
+         with the zero-shot backbone",
+        f.explain()
+    )
 }
 
 async fn rm(a: RmArgs) -> anyhow::Result<()> {
@@ -463,6 +343,12 @@ async fn info(a: InfoArgs) -> anyhow::Result<()> {
         info.store.points, info.store.dimension, info.store.metric
     );
     println!("tombstones  {}", info.store.tombstones);
+    if let Some(f) = &info.familiarity {
+        println!("familiar    {}", f.explain());
+        if f.falls_back() {
+            println!("warning     {}", unfamiliar_advice(f));
+        }
+    }
     for w in &info.store.warnings {
         println!("warning     {w}");
     }
