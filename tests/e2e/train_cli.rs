@@ -100,6 +100,10 @@ fn training_learns_generated_classes_repeatably_and_eval_agrees() {
         .unwrap()
         .remove("zero_shot")
         .expect("a trained model's figures come with the zero-shot ones");
+    // Its own test images are familiar: the transfer gate keeps the head's figures.
+    let gate = eval.as_object_mut().unwrap().remove("gate").unwrap();
+    assert_eq!(gate["ranks_with"], "head", "{gate}");
+    assert_eq!(gate["figures"], first["test"]);
     assert_eq!(eval, first["test"]);
     assert!(
         beside["note"].as_str().unwrap().contains("frozen tiny"),

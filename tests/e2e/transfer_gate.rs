@@ -97,6 +97,19 @@ fn another_domain_ranks_zero_shot_in_eval_and_in_a_sampled_collection() {
             "{figure}"
         );
     }
+    // Without the zero-shot figures the gate still says what it picks, with no figures.
+    let bare = json(&[
+        "eval",
+        "--model",
+        m,
+        "--data",
+        glyphs.to_str().unwrap(),
+        "--no-zero-shot",
+        "--json",
+        "-q",
+    ]);
+    assert_eq!(bare["gate"]["ranks_with"], "zero-shot");
+    assert!(bare["gate"].get("figures").is_none(), "{bare}");
     let text = lookalike(&[
         "eval",
         "--model",

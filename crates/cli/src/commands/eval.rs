@@ -142,7 +142,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         print_figures(&eval, baseline.as_ref(), gate.as_ref());
         if let Some(g) = &gate {
             println!("gate: {}", g.familiarity.explain());
-            println!("gate: ranks with the {}", g.ranks_with);
+            println!(
+                "gate: ranks with the {}{}",
+                g.ranks_with,
+                if g.figures.is_none() {
+                    " (its figures are left out: --no-zero-shot)"
+                } else {
+                    ""
+                }
+            );
         }
     }
     Ok(())
@@ -155,8 +163,10 @@ struct Gate {
     familiarity: lookalike_core::siamese::Familiarity,
     /// `head` or `zero-shot`.
     ranks_with: &'static str,
-    /// The figures of the ranking it picks.
-    figures: Evaluation,
+    /// The figures of the ranking it picks (absent when it picks zero-shot and
+    /// `--no-zero-shot` left those out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    figures: Option<Evaluation>,
 }
 
 impl Gate {
@@ -165,17 +175,18 @@ impl Gate {
         model: &Evaluation,
         baseline: Option<&ZeroShotBaseline>,
     ) -> Self {
-        match baseline {
-            Some(b) if familiarity.falls_back() => Gate {
+        if familiarity.falls_back() {
+            Gate {
                 familiarity,
                 ranks_with: "zero-shot",
-                figures: b.figures.clone(),
-            },
-            _ => Gate {
+                figures: baseline.map(|b| b.figures.clone()),
+            }
+        } else {
+            Gate {
                 familiarity,
                 ranks_with: "head",
-                figures: model.clone(),
-            },
+                figures: Some(model.clone()),
+            }
         }
     }
 }
