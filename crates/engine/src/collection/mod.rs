@@ -60,6 +60,7 @@ pub struct Collection {
     adding: tokio::sync::Mutex<()>,
     /// The catalogue's nearest-neighbour logits, for "nothing like this here".
     neighbours: std::sync::Mutex<novelty::NeighbourLogits>,
+    /// Images added, and how many were unfamiliar to a trained model (the transfer gate).
     surprises: std::sync::Mutex<familiar::SurpriseCounts>,
 }
 
