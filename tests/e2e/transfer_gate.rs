@@ -40,6 +40,14 @@ fn train(data: &Path, out: &Path) {
     ]);
 }
 
+/// `lookalike eval --model MODEL --data DATA -q EXTRA...` as JSON.
+fn eval(model: &Path, data: &Path, extra: &[&str]) -> serde_json::Value {
+    let (model, data) = (model.to_str().unwrap(), data.to_str().unwrap());
+    let mut args = vec!["eval", "--model", model, "--data", data, "-q"];
+    args.extend_from_slice(extra);
+    json(&args)
+}
+
 #[test]
 fn another_domain_ranks_zero_shot_in_eval_and_in_a_sampled_collection() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,15 +70,7 @@ fn another_domain_ranks_zero_shot_in_eval_and_in_a_sampled_collection() {
     assert!(median > 0.0 && p95 > median, "{profile}");
 
     // Its own kind of image: the head ranks, and the gate's figures are the head's.
-    let own = json(&[
-        "eval",
-        "--model",
-        m,
-        "--data",
-        shapes.to_str().unwrap(),
-        "--json",
-        "-q",
-    ]);
+    let own = eval(&model, &shapes, &["--json"]);
     let gate = &own["gate"];
     assert_eq!(gate["verdict"], "familiar", "{gate}");
     assert_eq!(gate["ranks_with"], "head");
@@ -78,15 +78,7 @@ fn another_domain_ranks_zero_shot_in_eval_and_in_a_sampled_collection() {
     assert!(gate["share"].as_f64().unwrap() < 0.25, "{gate}");
 
     // Glyphs: unfamiliar, so the gate's figures are zero-shot's, never below them.
-    let other = json(&[
-        "eval",
-        "--model",
-        m,
-        "--data",
-        glyphs.to_str().unwrap(),
-        "--json",
-        "-q",
-    ]);
+    let other = eval(&model, &glyphs, &["--json"]);
     let gate = &other["gate"];
     assert_eq!(gate["verdict"], "unfamiliar", "{gate}");
     assert_eq!(gate["ranks_with"], "zero-shot");
@@ -98,16 +90,7 @@ fn another_domain_ranks_zero_shot_in_eval_and_in_a_sampled_collection() {
         );
     }
     // Without the zero-shot figures the gate still says what it picks, with no figures.
-    let bare = json(&[
-        "eval",
-        "--model",
-        m,
-        "--data",
-        glyphs.to_str().unwrap(),
-        "--no-zero-shot",
-        "--json",
-        "-q",
-    ]);
+    let bare = eval(&model, &glyphs, &["--no-zero-shot", "--json"]);
     assert_eq!(bare["gate"]["ranks_with"], "zero-shot");
     assert!(bare["gate"].get("figures").is_none(), "{bare}");
     let text = lookalike(&[
@@ -298,14 +281,6 @@ fn another_domain_ranks_zero_shot_in_eval_and_in_a_sampled_collection() {
     );
     assert!(!data.join("z").exists(), "a refused create leaves nothing");
     // Its eval has no gate, and says nothing false.
-    let plain = json(&[
-        "eval",
-        "--model",
-        old.to_str().unwrap(),
-        "--data",
-        glyphs.to_str().unwrap(),
-        "--json",
-        "-q",
-    ]);
+    let plain = eval(&old, &glyphs, &["--json"]);
     assert!(plain.get("gate").is_none(), "{plain}");
 }

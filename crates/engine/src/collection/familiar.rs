@@ -33,27 +33,12 @@ pub struct SurpriseCounts {
 impl SurpriseCounts {
     /// Reads `DIR/familiarity.json`; a missing file is zero counts.
     pub fn read(dir: &Path) -> Result<Self, CollectionError> {
-        let path = dir.join(FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                CollectionError::Invalid(format!(
-                    "{}: not a familiarity record: {e}",
-                    path.display()
-                ))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(CollectionError::io(&path, e)),
-        }
+        super::side_file::read(dir, FILE, "familiarity record")
     }
 
     /// Writes it atomically (temporary file, then rename).
     pub fn write(&self, dir: &Path) -> Result<(), CollectionError> {
-        let path = dir.join(FILE);
-        let tmp = dir.join(format!(".{FILE}.tmp-{}", std::process::id()));
-        let text =
-            serde_json::to_string(self).map_err(|e| CollectionError::Invalid(e.to_string()))?;
-        std::fs::write(&tmp, text).map_err(|e| CollectionError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| CollectionError::io(&path, e))
+        super::side_file::write(dir, FILE, self)
     }
 }
 

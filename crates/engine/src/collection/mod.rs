@@ -22,6 +22,7 @@ mod originals;
 mod products;
 mod region;
 mod search;
+mod side_file;
 mod space;
 mod uploads;
 
